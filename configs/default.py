@@ -1,0 +1,74 @@
+"""Default configuration: the original LSTSAUG script's defaults.
+
+Every field can be overridden on the command line, e.g.
+`--config.num_epochs=50 --config.classifier.arch=resnet_wang`. The config is
+locked, so a misspelt field is an error rather than silently ignored.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+
+  # Data and outputs.
+  config.data_dir = 'data'  # holds UCRArchive_2018/{dataset}/{dataset}_TRAIN.tsv
+  config.dataset = 'Symbols'
+  config.znormalise = True  # z-normalise every series (several UCR sets are not)
+  config.model_dir = 'checkpoints'  # trained VAEs (Orbax)
+  config.results_dir = 'results'  # one sub-directory per run
+  # Explicit VAE checkpoint to save to / restore from; empty: a name derived
+  # from the run, under model_dir (see README).
+  config.checkpoint_path = ''
+
+  # Shared training fields (the original's command-line arguments).
+  config.num_epochs = 400
+  config.batch_size = 64
+  # The VAE's Adam learning rate. The original hard-coded 1e-2, at which the
+  # VAE collapses to its prior on GunPoint (see README); 1e-3 does not.
+  config.learning_rate = 1e-3
+  config.seed = 42
+
+  # Latent augmentation.
+  config.latent_dim = 64
+  config.noise = 0.1  # std of the Gaussian added to each latent sample
+  config.num_samples = 1  # synthetic series per training series
+
+  # Stages.
+  config.baseline = False  # train the classifier on the originals only
+  config.test_augment = False  # train the classifier on originals + synthetic
+  config.use_trained = False  # restore the VAE checkpoint instead of training
+  config.augment_plot = False  # save a PNG of a series and its latent neighbours
+  config.plot_neighbours = 5
+  config.wandb = False  # also log to Weights & Biases (`pip install wandb`)
+  config.wandb_project = 'lstsaug_jax'
+
+  # Test-set evaluation during training, every N epochs (0: only at the end).
+  # It is logged only: the reported model is always the final one.
+  config.eval_every = 0
+  config.eval_batch_size = 512
+  config.progress = True  # progress bars
+
+  config.vae = ml_collections.ConfigDict()
+  config.vae.hidden_dims = (256, 128, 64)
+  # 'linear' (default) or 'sigmoid' (the original's): a sigmoid cannot produce
+  # the negative values of z-normalised series.
+  config.vae.output_activation = 'linear'
+  config.vae.plateau_factor = 0.1  # reduce-on-plateau on the epoch loss
+  config.vae.plateau_patience = 150
+
+  config.classifier = ml_collections.ConfigDict()
+  config.classifier.arch = 'resnet_lstsaug'  # or 'resnet_wang' (Fawaz et al.)
+  config.classifier.learning_rate = 1e-4
+  # Unset: the same as num_epochs / batch_size.
+  config.classifier.num_epochs = config_dict.placeholder(int)
+  config.classifier.batch_size = config_dict.placeholder(int)
+  # 1.0 keeps the learning rate constant (the original's classifier).
+  config.classifier.plateau_factor = 1.0
+  config.classifier.plateau_patience = 50
+  config.classifier.min_learning_rate = 0.0
+  # 'matmul' (fast on CPU, see models.Conv1D) or 'xla' (native convolution).
+  config.classifier.conv_impl = 'matmul'
+
+  return config

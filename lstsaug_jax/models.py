@@ -1,0 +1,210 @@
+"""Flax linen modules: the VAE and the ResNet classifiers. No training logic."""
+
+from collections.abc import Sequence
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+OUTPUT_ACTIVATIONS = {
+    'linear': lambda x: x,
+    'sigmoid': nn.sigmoid,
+    'tanh': nn.tanh,
+}
+
+
+class Encoder(nn.Module):
+  """MLP from a series to the mean and log-variance of q(z|x)."""
+
+  hidden_dims: Sequence[int]
+  latent_dim: int
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden_dims:
+      x = nn.relu(nn.Dense(width)(x))
+    stats = nn.Dense(2 * self.latent_dim)(x)
+    mean, logvar = jnp.split(stats, 2, axis=-1)
+    return mean, logvar
+
+
+class Decoder(nn.Module):
+  """MLP from a latent point back to a series."""
+
+  hidden_dims: Sequence[int]
+  output_dim: int
+  output_activation: str = 'linear'
+
+  @nn.compact
+  def __call__(self, z):
+    for width in reversed(self.hidden_dims):
+      z = nn.relu(nn.Dense(width)(z))
+    return OUTPUT_ACTIVATIONS[self.output_activation](
+        nn.Dense(self.output_dim)(z))
+
+
+def reparameterise(key, mean, logvar):
+  """A sample of N(mean, exp(logvar)), differentiable in mean and logvar."""
+  return mean + jnp.exp(0.5 * logvar) * jax.random.normal(
+      key, mean.shape, mean.dtype)
+
+
+class VAE(nn.Module):
+  """VAE with a linear classifier head on the latent sample."""
+
+  series_length: int
+  num_classes: int
+  latent_dim: int = 64
+  hidden_dims: Sequence[int] = (256, 128, 64)
+  output_activation: str = 'linear'
+
+  def setup(self):
+    if self.output_activation not in OUTPUT_ACTIVATIONS:
+      raise ValueError(
+          f'Unknown VAE output activation {self.output_activation!r}; choose '
+          f'one of {sorted(OUTPUT_ACTIVATIONS)} (config.vae.output_activation).')
+    self.encoder = Encoder(self.hidden_dims, self.latent_dim)
+    self.decoder = Decoder(self.hidden_dims, self.series_length,
+                           self.output_activation)
+    self.head = nn.Dense(self.num_classes)
+
+  def encode(self, x):
+    return self.encoder(x)
+
+  def decode(self, z):
+    return self.decoder(z)
+
+  def classify(self, z):
+    return self.head(z)
+
+  def __call__(self, x, key):
+    mean, logvar = self.encode(x)
+    z = reparameterise(key, mean, logvar)
+    return self.decode(z), mean, logvar, self.classify(z)
+
+
+class Conv1D(nn.Module):
+  """1-D convolution, 'same' padding, channels last: (batch, length, features).
+
+  The default 'matmul' form gathers the k shifted windows and does one
+  matrix product. XLA's CPU backend runs the weight gradient of a native
+  convolution ~60x slower inside a loop (our compiled epoch is a lax.scan);
+  as a matmul it stays fast there, and it is as fast outside one.
+  'xla' uses lax.conv_general_dilated (same parameters, same result).
+  """
+
+  features: int
+  kernel_size: int
+  use_bias: bool = True
+  impl: str = 'matmul'
+
+  @nn.compact
+  def __call__(self, x):
+    k, length, in_features = self.kernel_size, x.shape[-2], x.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, in_features, self.features))
+    if self.impl == 'xla':
+      y = jax.lax.conv_general_dilated(
+          x, kernel, (1,), 'SAME', dimension_numbers=('NWC', 'WIO', 'NWC'))
+    else:
+      # 'SAME' as XLA and PyTorch pad it: the extra element goes on the right.
+      padded = jnp.pad(x, ((0, 0), ((k - 1) // 2, k // 2), (0, 0)))
+      windows = jnp.concatenate(
+          [padded[:, i:i + length, :] for i in range(k)], axis=-1)
+      y = windows @ kernel.reshape(k * in_features, self.features)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,))
+    return y
+
+
+class ResidualBlock(nn.Module):
+  """Convolutions with BatchNorm, summed with a (projected) shortcut."""
+
+  features: int
+  kernel_sizes: Sequence[int]
+  # Wang et al.'s block batch-normalises the identity shortcut too.
+  norm_identity_shortcut: bool = False
+  conv_impl: str = 'matmul'
+
+  @nn.compact
+  def __call__(self, x, *, train, mask=None):
+    norm = functools.partial(
+        nn.BatchNorm, use_running_average=not train, momentum=0.9,
+        epsilon=1e-5)
+    y = x
+    for i, kernel in enumerate(self.kernel_sizes):
+      y = Conv1D(self.features, kernel, impl=self.conv_impl)(y)
+      y = norm()(y, mask=mask)
+      if i < len(self.kernel_sizes) - 1:
+        y = nn.relu(y)
+    shortcut = x
+    if x.shape[-1] != self.features:
+      shortcut = Conv1D(self.features, 1, impl=self.conv_impl,
+                        name='shortcut_conv')(x)
+      shortcut = norm(name='shortcut_norm')(shortcut, mask=mask)
+    elif self.norm_identity_shortcut:
+      shortcut = norm(name='shortcut_norm')(shortcut, mask=mask)
+    return nn.relu(y + shortcut)
+
+
+class ResNet(nn.Module):
+  """1-D ResNet: optional stem, residual blocks, global average pooling."""
+
+  num_classes: int
+  block_features: Sequence[int]
+  block_kernels: Sequence[int]
+  stem_features: int = 0  # 0: no stem convolution
+  stem_kernel: int = 8
+  norm_identity_shortcut: bool = False
+  conv_impl: str = 'matmul'
+
+  @nn.compact
+  def __call__(self, x, *, train=False, mask=None):
+    """x: (batch, length) or (batch, length, channels); mask: (batch,)."""
+    if x.ndim == 2:
+      x = x[..., None]
+    if mask is not None:
+      # BatchNorm statistics ignore the padded rows of a partial batch.
+      mask = mask.astype(bool)[:, None, None]
+    if self.stem_features:
+      x = Conv1D(self.stem_features, self.stem_kernel, impl=self.conv_impl)(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                       epsilon=1e-5)(x, mask=mask)
+      x = nn.relu(x)
+    for features in self.block_features:
+      x = ResidualBlock(features, self.block_kernels,
+                        self.norm_identity_shortcut, self.conv_impl)(
+                            x, train=train, mask=mask)
+    x = jnp.mean(x, axis=1)
+    return nn.Dense(self.num_classes)(x)
+
+
+CLASSIFIERS = {
+    # The original LSTSAUG script's ResNet.
+    'resnet_lstsaug': dict(stem_features=100, stem_kernel=8,
+                           block_features=(100, 200, 200),
+                           block_kernels=(3, 3)),
+    # Wang et al. (2017), as benchmarked by Fawaz et al. (2019).
+    'resnet_wang': dict(block_features=(64, 128, 128), block_kernels=(8, 5, 3),
+                        norm_identity_shortcut=True),
+    # For tests: the lstsaug layout with a few channels.
+    'resnet_tiny': dict(stem_features=4, stem_kernel=8, block_features=(4, 8),
+                        block_kernels=(3, 3)),
+}
+
+
+def create_classifier(arch, num_classes, conv_impl='matmul'):
+  if arch not in CLASSIFIERS:
+    raise ValueError(
+        f'Unknown classifier architecture {arch!r} (config.classifier.arch); '
+        f'choose one of {sorted(CLASSIFIERS)}.')
+  return ResNet(num_classes=num_classes, conv_impl=conv_impl,
+                **CLASSIFIERS[arch])
+
+
+def create_vae(config, series_length, num_classes):
+  return VAE(series_length=series_length, num_classes=num_classes,
+             latent_dim=config.latent_dim,
+             hidden_dims=tuple(config.vae.hidden_dims),
+             output_activation=config.vae.output_activation)

@@ -1,0 +1,112 @@
+"""The command line, end to end, in subprocesses (as a user runs it)."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, SHARED_DATA
+
+
+def run_main(*overrides):
+  cmd = [sys.executable, '-m', 'lstsaug_jax.main', '--config=configs/tiny.py',
+         f'--config.data_dir={SHARED_DATA}', *overrides]
+  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=600)
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory):
+  tmp = tmp_path_factory.mktemp('main')
+  dirs = [f'--config.results_dir={tmp / "results"}',
+          f'--config.model_dir={tmp / "checkpoints"}']
+  proc = run_main(*dirs, '--config.num_epochs=3', '--config.baseline=True',
+                  '--config.test_augment=True', '--config.augment_plot=True',
+                  '--config.num_samples=2')
+  assert proc.returncode == 0, proc.stderr
+  (run_dir,) = glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))
+  return tmp, dirs, proc, run_dir
+
+
+def read_jsonl(path):
+  with open(path) as f:
+    return [json.loads(line) for line in f]
+
+
+def test_end_to_end_writes_results_and_honours_overrides(first_run):
+  tmp, _, proc, run_dir = first_run
+  with open(os.path.join(run_dir, 'config.json')) as f:
+    config = json.load(f)
+  assert config['num_epochs'] == 3 and config['num_samples'] == 2
+  with open(os.path.join(run_dir, 'results.json')) as f:
+    results = json.load(f)
+  assert results['train_size'] == 50 and results['augmented_train_size'] == 150
+  for key in ('baseline_accuracy', 'baseline_f1', 'augmented_accuracy',
+              'augmented_f1'):
+    assert 0.0 <= results[key] <= 1.0
+  assert set(results['wall_time_s']) == {'vae', 'baseline', 'augmented'}
+  rows = read_jsonl(os.path.join(run_dir, 'metrics.jsonl'))
+  for stage in ('vae', 'baseline', 'augmented'):
+    assert [r['epoch'] for r in rows if r['stage'] == stage] == [1, 2, 3]
+  plot = os.path.join(run_dir, 'augment.png')
+  with open(plot, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  assert plot in proc.stdout
+  assert 'baseline accuracy / weighted F1' in proc.stdout
+  assert os.path.isdir(tmp / 'checkpoints' / 'GunPoint_vae-16bs-4ld-3e')
+
+
+def test_use_trained_restores_instead_of_training(first_run):
+  tmp, dirs, _, first_dir = first_run
+  proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
+                  '--config.test_augment=True')
+  assert proc.returncode == 0, proc.stderr
+  assert 'Restored the trained VAE from' in proc.stdout
+  run_dirs = glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))
+  assert len(run_dirs) == 2  # a new run never overwrites an old one
+  (second_dir,) = [d for d in run_dirs if d != first_dir]
+  stages = {r['stage'] for r in read_jsonl(
+      os.path.join(second_dir, 'metrics.jsonl'))}
+  assert stages == {'augmented'}
+
+
+def test_checkpoint_that_does_not_fit_is_a_clear_error(first_run):
+  tmp, dirs, _, _ = first_run
+  ckpt = tmp / 'checkpoints' / 'GunPoint_vae-16bs-4ld-3e'
+  proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
+                  '--config.latent_dim=8', f'--config.checkpoint_path={ckpt}')
+  assert proc.returncode != 0
+  assert f'The VAE checkpoint at {ckpt} does not fit' in proc.stderr
+  assert 'latent_dim: checkpoint has 4, this run 8' in proc.stderr
+  assert 'Traceback' not in proc.stderr
+  # Without an explicit path the name differs: the error lists what exists.
+  proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
+                  '--config.latent_dim=8')
+  assert proc.returncode != 0
+  assert 'No trained VAE checkpoint at' in proc.stderr
+  assert 'GunPoint_vae-16bs-4ld-3e (latent_dim=4' in proc.stderr
+
+
+def test_vae_only_run_says_so(tmp_path):
+  proc = run_main(f'--config.results_dir={tmp_path}',
+                  f'--config.model_dir={tmp_path}', '--config.num_epochs=1')
+  assert proc.returncode == 0, proc.stderr
+  assert 'Trained and saved the VAE only' in proc.stdout
+
+
+def test_misspelt_field_is_an_error():
+  proc = run_main('--config.num_epoch=3')
+  assert proc.returncode != 0
+  assert 'num_epoch' in proc.stderr
+  assert 'Results written' not in proc.stdout
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+  proc = run_main('--config.dataset=NoSuchSet', f'--config.results_dir={tmp_path}')
+  assert proc.returncode != 0
+  assert 'NoSuchSet_TRAIN.tsv' in proc.stderr
+  assert 'Traceback' not in proc.stderr
+  assert not os.listdir(tmp_path)  # nothing written for a run that failed

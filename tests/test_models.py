@@ -1,0 +1,113 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lstsaug_jax import models
+
+
+def count(params):
+  return sum(np.size(p) for p in jax.tree_util.tree_leaves(params))
+
+
+def dense(n_in, n_out):
+  return n_in * n_out + n_out
+
+
+def conv(k, c_in, c_out):
+  return k * c_in * c_out + c_out
+
+
+def bn(c):
+  return 2 * c  # scale and bias (mean and var are batch statistics)
+
+
+def test_vae_shapes_and_parameter_count():
+  length, classes, latent = 150, 3, 64
+  vae = models.VAE(series_length=length, num_classes=classes, latent_dim=latent)
+  key = jax.random.PRNGKey(0)
+  x = jnp.ones((5, length))
+  params = vae.init(key, x, key)['params']
+  recon, mean, logvar, logits = vae.apply({'params': params}, x, key)
+  assert recon.shape == (5, length)
+  assert mean.shape == logvar.shape == (5, latent)
+  assert logits.shape == (5, classes)
+  expected = (dense(length, 256) + dense(256, 128) + dense(128, 64)
+              + dense(64, 2 * latent)  # encoder
+              + dense(latent, 64) + dense(64, 128) + dense(128, 256)
+              + dense(256, length)  # decoder
+              + dense(latent, classes))  # head
+  assert count(params) == expected
+
+
+def test_vae_output_activation():
+  key = jax.random.PRNGKey(0)
+  x = jax.random.normal(key, (8, 20)) * 5
+  for activation, check in (('sigmoid', lambda r: (r >= 0).all() and (r <= 1).all()),
+                            ('linear', lambda r: (r < 0).any())):
+    vae = models.VAE(series_length=20, num_classes=2, latent_dim=4,
+                     hidden_dims=(8,), output_activation=activation)
+    params = vae.init(key, x, key)
+    assert check(np.asarray(vae.apply(params, x, key)[0]))
+
+
+def test_resnet_lstsaug_shapes_and_parameter_count():
+  model = models.create_classifier('resnet_lstsaug', 4)
+  x = jnp.ones((3, 50))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  assert model.apply(variables, x).shape == (3, 4)
+  stem = conv(8, 1, 100) + bn(100)
+  block = lambda ci, co: (conv(3, ci, co) + bn(co) + conv(3, co, co) + bn(co)
+                          + (conv(1, ci, co) + bn(co) if ci != co else 0))
+  expected = (stem + block(100, 100) + block(100, 200) + block(200, 200)
+              + dense(200, 4))
+  assert count(variables['params']) == expected
+  assert count(variables['batch_stats']) == 2 * (100 + 100 * 2 + 200 * 3 + 200 * 2)
+
+
+def test_resnet_wang_shapes_and_parameter_count():
+  model = models.create_classifier('resnet_wang', 2)
+  x = jnp.ones((3, 60))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  assert model.apply(variables, x).shape == (3, 2)
+  def block(ci, co):
+    body = (conv(8, ci, co) + conv(5, co, co) + conv(3, co, co) + 3 * bn(co))
+    return body + (conv(1, ci, co) if ci != co else 0) + bn(co)
+  expected = block(1, 64) + block(64, 128) + block(128, 128) + dense(128, 2)
+  # Wang et al.'s ResNet as published by Fawaz et al.: ~504k parameters
+  # for two classes and one channel.
+  assert count(variables['params']) == expected
+  assert 500_000 < expected < 510_000
+
+
+@pytest.mark.parametrize('kernel', [1, 3, 8])
+def test_conv1d_matmul_matches_xla_convolution(kernel):
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 17, 3))
+  matmul = models.Conv1D(5, kernel)
+  params = matmul.init(jax.random.PRNGKey(0), x)
+  xla = models.Conv1D(5, kernel, impl='xla')
+  np.testing.assert_allclose(matmul.apply(params, x), xla.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_statistics_ignore_masked_rows():
+  model = models.create_classifier('resnet_tiny', 2)
+  x = jax.random.normal(jax.random.PRNGKey(0), (6, 30))
+  variables = model.init(jax.random.PRNGKey(1), x)
+  mask = jnp.array([1, 1, 1, 1, 0, 0], jnp.float32)
+  garbage = x.at[4:].set(1e3)
+  def run(inputs):
+    logits, updates = model.apply(variables, inputs, train=True, mask=mask,
+                                  mutable=['batch_stats'])
+    return logits[:4], updates['batch_stats']
+  logits_a, stats_a = run(x)
+  logits_b, stats_b = run(garbage)
+  np.testing.assert_allclose(logits_a, logits_b, rtol=1e-5, atol=1e-5)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+      stats_a, stats_b)
+
+
+def test_unknown_architecture_is_a_clear_error():
+  with pytest.raises(ValueError, match='resnet_wang'):
+    models.create_classifier('resnet50', 2)

@@ -1,0 +1,119 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from lstsaug_jax import models
+from lstsaug_jax import train
+
+
+def tiny_vae():
+  return models.VAE(series_length=6, num_classes=2, latent_dim=3,
+                    hidden_dims=(5,))
+
+
+def test_vae_loss_terms_against_hand_computation():
+  vae = tiny_vae()
+  x = np.random.RandomState(0).randn(4, 6).astype(np.float32)
+  y = np.array([0, 1, 1, 0])
+  mask = np.array([1, 1, 1, 0], np.float32)  # the last row is padding
+  key = jax.random.PRNGKey(0)
+  params = vae.init(key, x, key)['params']
+  terms = train.vae_loss_terms(vae, params, x, y, mask, key)
+  recon, mean, logvar, logits = (np.asarray(a, np.float64)
+                                 for a in vae.apply({'params': params}, x, key))
+  n = 3
+  reconstruction = np.sum((recon[:n] - x[:n]) ** 2)
+  kl = -0.5 * np.sum(1 + logvar[:n] - mean[:n] ** 2 - np.exp(logvar[:n]))
+  log_probs = logits[:n] - np.log(np.sum(np.exp(logits[:n]), -1, keepdims=True))
+  ce = -np.mean(log_probs[np.arange(n), y[:n]])
+  assert float(terms['reconstruction']) == pytest.approx(reconstruction, rel=1e-5)
+  assert float(terms['kl']) == pytest.approx(kl, rel=1e-5)
+  assert float(terms['cross_entropy']) == pytest.approx(ce, rel=1e-5)
+  assert float(terms['loss']) == pytest.approx(reconstruction + kl + ce,
+                                               rel=1e-5)
+
+
+def test_batch_indices_cover_every_example_once_last_batch_masked():
+  indices, mask = train.batch_indices(jax.random.PRNGKey(0), 10, 4)
+  assert indices.shape == mask.shape == (3, 4)
+  valid = np.asarray(indices)[np.asarray(mask) == 1]
+  assert sorted(valid.tolist()) == list(range(10))
+  assert np.asarray(mask).sum() == 10
+
+
+def test_masked_padding_does_not_change_the_classifier_step():
+  model = models.create_classifier('resnet_tiny', 2)
+  tx = optax.adam(1e-2)
+  x = jax.random.normal(jax.random.PRNGKey(0), (6, 20))
+  y = jnp.array([0, 1, 0, 1, 0, 1])
+  state = train.init_state(model, tx, jax.random.PRNGKey(1), x[:1])
+  ones = jnp.ones(4)
+  unpadded, m1 = train.classifier_train_step(model, tx, state, x[:4], y[:4],
+                                             ones, None)
+  padded_x = x.at[4:].set(100.0)
+  padded, m2 = train.classifier_train_step(
+      model, tx, state, padded_x, y, jnp.array([1, 1, 1, 1, 0, 0.]), None)
+  assert float(m1['loss']) == pytest.approx(float(m2['loss']), rel=1e-5)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+      (unpadded.params, unpadded.batch_stats),
+      (padded.params, padded.batch_stats))
+
+
+def test_epoch_trains_on_the_last_partial_batch():
+  model = models.create_classifier('resnet_tiny', 2)
+  tx = optax.sgd(0.1)
+  x = jax.random.normal(jax.random.PRNGKey(0), (10, 16))
+  y = jnp.arange(10) % 2
+  state = train.init_state(model, tx, jax.random.PRNGKey(1), x[:1])
+  epoch = train.make_epoch_fn(train.classifier_train_step, model, tx, 4)
+  state, metrics = epoch(state, x, y, jax.random.PRNGKey(2))
+  assert int(state.step) == 3  # 4 + 4 + 2, the partial batch not dropped
+  # Every example was seen once: the correct count is over all 10.
+  assert 0 <= int(metrics['correct']) <= 10
+
+
+def test_training_is_deterministic_per_seed_and_lowers_the_loss():
+  vae = tiny_vae()
+  x = np.random.RandomState(0).randn(20, 6).astype(np.float32)
+  y = np.arange(20) % 2
+  tx = train.create_optimizer(1e-2, train.steps_per_epoch(20, 8))
+  def run(seed):
+    key = jax.random.PRNGKey(seed)
+    state = train.init_state(vae, tx, key, x[:1], key)
+    epoch = train.make_epoch_fn(train.vae_train_step, vae, tx, 8)
+    losses = []
+    state = train.fit(epoch, state, x, y, key, 30, desc='t',
+                      learning_rate=1e-2, progress=False,
+                      on_epoch=lambda r: losses.append(r['loss']))
+    return state, losses
+  (a, losses_a), (b, losses_b), (c, _) = run(0), run(0), run(1)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, a.params, b.params)
+  assert losses_a == losses_b and len(losses_a) == 30
+  assert losses_a[-1] < losses_a[0]
+  assert not np.allclose(a.params['head']['kernel'], c.params['head']['kernel'])
+
+
+def test_reduce_on_plateau_lowers_the_learning_rate():
+  tx = train.create_optimizer(0.1, steps_per_epoch=2, plateau_factor=0.5,
+                              plateau_patience=1)
+  params = {'w': jnp.zeros(())}
+  state = tx.init(params)
+  for _ in range(10):  # a constant loss never improves
+    _, state = tx.update({'w': jnp.ones(())}, state, params, value=1.0)
+  assert float(train.current_learning_rate(state, 0.1)) < 0.1
+  assert float(train.current_learning_rate(
+      optax.adam(0.1).init(params), 0.1)) == pytest.approx(0.1)
+
+
+def test_predict_batches_and_pads():
+  model = models.create_classifier('resnet_tiny', 3)
+  x = jax.random.normal(jax.random.PRNGKey(0), (7, 16))
+  state = train.init_state(model, optax.adam(1e-3), jax.random.PRNGKey(1),
+                           x[:1])
+  full = train.predict(model, state, x, batch_size=100)
+  batched = train.predict(model, state, x, batch_size=3)
+  assert full.shape == (7,)
+  np.testing.assert_array_equal(full, batched)

@@ -16,6 +16,19 @@ def get_config():
   config.data_dir = 'data'  # holds UCRArchive_2018/{dataset}/{dataset}_TRAIN.tsv
   config.dataset = 'Symbols'
   config.znormalise = True  # z-normalise every series (several UCR sets are not)
+  # NaN gaps inside a series: 'interpolate' (linearly) or 'error'.
+  config.missing_values = 'interpolate'
+  # Series of unequal length (NaN-padded): 'resample' every series to the
+  # longest training length (the archive's suggestion) or 'error'.
+  config.variable_length = 'resample'
+  # An archive dataset absent from data_dir is fetched from download_url.
+  config.download = True
+  config.download_url = 'https://timeseriesclassification.com/aeon-toolkit'
+  config.download_timeout = 60.0
+  # dataset='synthetic:cbf': Cylinder-Bell-Funnel, generated.
+  config.synthetic_train_size = 30
+  config.synthetic_test_size = 900
+  config.synthetic_seed = 0
   config.model_dir = 'checkpoints'  # trained VAEs (Orbax)
   config.results_dir = 'results'  # one sub-directory per run
   # Explicit VAE checkpoint to save to / restore from; empty: a name derived

@@ -1,14 +1,31 @@
-"""Loading labelled univariate time series (UCR archive layout)."""
+"""Datasets by name: the UCR archive (local or downloaded), a user's own
+files, or a built-in generator; missing values and unequal lengths handled
+by policy; labels mapped to 0..C-1.
+
+Inspect one: `python -m lstsaug_jax.data --data_dir=DIR --dataset=NAME`.
+"""
 
 import dataclasses
+import difflib
 import os
+import sys
+import urllib.error
 
 import numpy as np
-import pandas as pd
+
+from lstsaug_jax import download as download_lib
+from lstsaug_jax import formats
+from lstsaug_jax import synthetic
+from lstsaug_jax.formats import DataError
+
+SPLIT_FORMATS = ('.tsv', '.ts', '.txt', '.csv')
+SYNTHETIC_PREFIX = 'synthetic:'
 
 
-class DataError(ValueError):
-  """Bad or missing input data; the message says what is wrong and the fix."""
+def archive_names():
+  path = os.path.join(os.path.dirname(__file__), 'ucr_univariate_names.txt')
+  with open(path) as f:
+    return tuple(line.strip() for line in f if line.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +38,9 @@ class Dataset:
   x_test: np.ndarray
   y_test: np.ndarray
   class_names: tuple  # the original label of each class index
+  # What was done to the data: source, z_normalised, and per split the
+  # number of series interpolated and resampled.
+  provenance: dict = dataclasses.field(default_factory=dict)
 
   @property
   def num_classes(self):
@@ -31,54 +51,163 @@ class Dataset:
     return self.x_train.shape[1]
 
 
-def ucr_paths(data_dir, name):
-  root = os.path.join(data_dir, 'UCRArchive_2018', name)
-  return (os.path.join(root, f'{name}_TRAIN.tsv'),
-          os.path.join(root, f'{name}_TEST.tsv'))
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """How to find and clean a dataset (the data fields of the config)."""
+
+  znormalise: bool = True
+  missing_values: str = 'interpolate'  # or 'error'
+  variable_length: str = 'resample'  # or 'error'
+  download: bool = False
+  download_url: str = download_lib.DEFAULT_URL
+  download_timeout: float = 60.0
+  synthetic_train_size: int = 30
+  synthetic_test_size: int = 900
+  synthetic_seed: int = 0
+  progress: bool = True
 
 
-def read_labelled_tsv(path):
-  """Reads one series per row, label first; returns (values, raw labels)."""
+def options_from_config(config):
+  return Options(**{f.name: getattr(config, f.name)
+                    for f in dataclasses.fields(Options)})
+
+
+# --- Finding files -----------------------------------------------------------
+
+
+def candidate_paths(data_dir, name):
+  """Every (train, test) pair or .npz file we look for, in order."""
+  pairs = []
+  for root in (os.path.join(data_dir, 'UCRArchive_2018', name),
+               os.path.join(data_dir, name)):
+    for ext in SPLIT_FORMATS:
+      pairs.append((os.path.join(root, f'{name}_TRAIN{ext}'),
+                    os.path.join(root, f'{name}_TEST{ext}')))
+  npz = [os.path.join(data_dir, f'{name}.npz'),
+         os.path.join(data_dir, name, f'{name}.npz')]
+  return pairs, npz
+
+
+def read_local(data_dir, name):
+  """((x, labels), (x, labels), source) or None if nothing is there."""
+  pairs, npz = candidate_paths(data_dir, name)
+  for train_path, test_path in pairs:
+    if os.path.isfile(train_path) or os.path.isfile(test_path):
+      for p in (train_path, test_path):
+        if not os.path.isfile(p):
+          raise DataError(f'{p} is missing, though '
+                          f'{train_path if p == test_path else test_path} is '
+                          'there: both splits are needed.')
+      return (formats.read_split(train_path), formats.read_split(test_path),
+              (train_path, test_path))
+  for path in npz:
+    if os.path.isfile(path):
+      train, test = formats.read_npz(path)
+      return train, test, (path, path)
+  return None
+
+
+def not_found_error(data_dir, name, options, reason):
+  pairs, npz = candidate_paths(data_dir, name)
+  looked = [p for pair in pairs for p in pair[:1]] + npz
+  names = archive_names()
+  if name in names:
+    url = f'{options.download_url.rstrip("/")}/{name}.zip'
+    how = (f'{reason} URL tried: {url}.' if options.download else
+           'Downloads are off (config.download=False).')
+    how += (f' To place the files by hand, download {url} (or the UCR 2018 '
+            f'archive) and put {name}_TRAIN.tsv and {name}_TEST.tsv in '
+            f'{os.path.join(data_dir, "UCRArchive_2018", name)}.')
+  else:
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    how = (f'{name!r} is not one of the archive\'s 128 univariate datasets'
+           + (f' (closest: {", ".join(close)})' if close else '')
+           + '; for your own data see README "Your own data".')
+  return DataError(
+      f'Dataset {name!r} not found under {os.path.abspath(data_dir)}. '
+      f'Looked for {", ".join(looked)} (and the _TEST files beside them). '
+      + how)
+
+
+# --- Cleaning ----------------------------------------------------------------
+
+
+def fill_missing(x, path, policy):
+  """Interpolates NaN gaps; returns (series list trimmed of trailing NaN
+  padding, number of series with interior gaps)."""
+  series, interpolated = [], 0
+  nan_rows = np.isnan(x).any(axis=1)
+  for i, row in enumerate(x):
+    if not nan_rows[i]:
+      series.append(row)
+      continue
+    valid = np.flatnonzero(~np.isnan(row))
+    if valid.size == 0:
+      raise DataError(f'{path}, line {i + 1}: the series has no values (all '
+                      'NaN). Remove that line.')
+    trimmed = row[:valid[-1] + 1]
+    if valid.size < trimmed.size:  # a gap before the last value
+      if policy == 'error':
+        raise DataError(
+            f'{path}, line {i + 1}: missing values (NaN) inside the series. '
+            'Set --config.missing_values=interpolate to fill them linearly, '
+            'or fix the file.')
+      trimmed = np.interp(np.arange(trimmed.size), valid, row[valid])
+      interpolated += 1
+    series.append(trimmed.astype(np.float32))
+  return series, interpolated
+
+
+def resample(series, length):
+  if series.size == length:
+    return series
+  return np.interp(np.linspace(0, series.size - 1, length),
+                   np.arange(series.size), series).astype(np.float32)
+
+
+def to_common_length(series_by_split, paths, policy):
+  """Stacks each split at the training set's longest length."""
+  length = max(s.size for s in series_by_split[0])
+  out, counts = [], []
+  for series, path in zip(series_by_split, paths):
+    short = [i for i, s in enumerate(series) if s.size != length]
+    if short and policy == 'error':
+      i = short[0]
+      raise DataError(
+          f'{path}, line {i + 1}: the series has {series[i].size} values, '
+          f'others {length} (variable-length series, padded with NaN). Set '
+          '--config.variable_length=resample to resample every series to '
+          f'{length} values.')
+    out.append(np.stack([resample(s, length) for s in series]))
+    counts.append(len(short))
+  return out, counts
+
+
+def canonical_labels(labels):
+  """Numeric labels as numbers ('1.0000000e+00' and '1' are one class)."""
   try:
-    frame = pd.read_csv(path, sep='\t', header=None, dtype={0: str})
-  except pd.errors.EmptyDataError:
-    raise DataError(f'{path} is empty: expected one series per line, tab '
-                    'separated, with the class label first.') from None
-  except pd.errors.ParserError as e:
-    raise DataError(
-        f'{path} has rows of different lengths ({e}). Every line must hold '
-        'the label then the same number of values; pad shorter series with '
-        'NaN.') from None
-  if frame.shape[1] < 2:
-    raise DataError(f'{path} has a single column: expected the class label '
-                    'then the values on each line, tab separated.')
-  values = frame.iloc[:, 1:]
-  not_numeric = [c for c in values if not pd.api.types.is_numeric_dtype(values[c])]
-  if not_numeric:
-    column = values[not_numeric[0]]
-    bad = pd.to_numeric(column, errors='coerce').isna() & column.notna()
-    row = int(np.flatnonzero(bad.to_numpy())[0])
-    raise DataError(
-        f'{path}, line {row + 1}, column {not_numeric[0] + 1}: '
-        f'{column.iat[row]!r} is not a number. Series values must be numeric '
-        '(NaN for missing values).')
-  labels = frame.iloc[:, 0].str.strip().to_numpy()
-  return values.to_numpy(np.float32), labels
+    numbers = labels.astype(np.float64)
+  except ValueError:
+    return labels
+  return np.array([str(int(v)) if v.is_integer() else repr(v)
+                   for v in numbers.tolist()])
 
 
 def index_labels(train_labels, test_labels, test_path):
-  """Maps labels to 0..C-1 from the training set; numeric labels sort as numbers."""
+  """Maps labels to 0..C-1 from the training set; numeric ones sort as numbers."""
+  train_labels = canonical_labels(np.asarray(train_labels))
+  test_labels = canonical_labels(np.asarray(test_labels))
   try:
-    names = sorted(set(train_labels), key=float)
+    names = sorted(set(train_labels.tolist()), key=float)
   except ValueError:
-    names = sorted(set(train_labels))
-  index = {name: i for i, name in enumerate(names)}
-  unseen = sorted(set(test_labels) - set(index))
+    names = sorted(set(train_labels.tolist()))
+  unseen = sorted(set(test_labels.tolist()) - set(names))
   if unseen:
     raise DataError(
         f'{test_path} has labels never seen in training: {unseen[:10]}. A '
         'classifier cannot predict them; check that TRAIN and TEST belong to '
         'the same dataset.')
+  index = {name: i for i, name in enumerate(names)}
   y_train = np.array([index[l] for l in train_labels], np.int32)
   y_test = np.array([index[l] for l in test_labels], np.int32)
   return y_train, y_test, tuple(names)
@@ -90,40 +219,116 @@ def znormalise(x, eps=1e-8):
   return ((x - mean) / np.maximum(std, eps)).astype(np.float32)
 
 
-def load_ucr(data_dir, name, *, normalise=True):
-  """Loads `{data_dir}/UCRArchive_2018/{name}/{name}_{TRAIN,TEST}.tsv`."""
-  train_path, test_path = ucr_paths(data_dir, name)
-  missing = [p for p in (train_path, test_path) if not os.path.isfile(p)]
-  if missing:
-    raise DataError(
-        f'Dataset {name!r} not found: missing {", ".join(missing)}. Put the '
-        f'UCR 2018 archive under {os.path.abspath(data_dir)} (layout '
-        f'UCRArchive_2018/{name}/{name}_TRAIN.tsv and _TEST.tsv) or point '
-        '--config.data_dir at the folder that holds UCRArchive_2018.')
-  x_train, train_labels = read_labelled_tsv(train_path)
-  x_test, test_labels = read_labelled_tsv(test_path)
-  if x_train.shape[1] != x_test.shape[1]:
-    raise DataError(
-        f'{train_path} holds series of length {x_train.shape[1]} but '
-        f'{test_path} of length {x_test.shape[1]}; both splits must share one '
-        'length.')
-  for path, x in ((train_path, x_train), (test_path, x_test)):
-    if np.isnan(x).any():
-      row = int(np.argwhere(np.isnan(x).any(axis=1))[0, 0])
-      raise DataError(
-          f'{path}, line {row + 1}: missing values (NaN). Fill or interpolate '
-          'them before training: no NaN may reach a model.')
+def prepare(name, train, test, paths, options):
+  """Raw (values, labels) per split -> a clean Dataset."""
+  (x_train, train_labels), (x_test, test_labels) = train, test
+  for (x, _), path in zip((train, test), paths):
+    if x.shape[0] == 0:
+      raise DataError(f'{path} holds no series.')
+  filled, interpolated = zip(*(fill_missing(x, p, options.missing_values)
+                               for x, p in zip((x_train, x_test), paths)))
+  (x_train, x_test), resampled = to_common_length(
+      filled, paths, options.variable_length)
   y_train, y_test, class_names = index_labels(train_labels, test_labels,
-                                              test_path)
+                                              paths[1])
   if len(class_names) < 2:
-    raise DataError(f'{train_path} has one class only ({class_names[0]!r}); '
+    raise DataError(f'{paths[0]} has one class only ({class_names[0]!r}); '
                     'classification needs at least two.')
-  if normalise:
+  if options.znormalise:
     x_train, x_test = znormalise(x_train), znormalise(x_test)
-  return Dataset(name, x_train, y_train, x_test, y_test, class_names)
+  provenance = dict(
+      source=paths[0] if paths[0] == paths[1] else list(paths),
+      z_normalised=options.znormalise,
+      interpolated=dict(train=interpolated[0], test=interpolated[1]),
+      resampled=dict(train=resampled[0], test=resampled[1]))
+  return Dataset(name, x_train, y_train, x_test, y_test, class_names,
+                 provenance)
+
+
+# --- Entry points ------------------------------------------------------------
+
+
+def load_dataset(data_dir, name, options=Options()):
+  """A dataset by name: local files, else a download, else a clear error."""
+  if name.startswith(SYNTHETIC_PREFIX):
+    kind = name[len(SYNTHETIC_PREFIX):]
+    if kind != 'cbf':
+      raise DataError(f'Unknown synthetic dataset {name!r}; the built-in one '
+                      f'is {SYNTHETIC_PREFIX}cbf.')
+    x_train, y_train, x_test, y_test = synthetic.make_cbf(
+        options.synthetic_train_size, options.synthetic_test_size,
+        options.synthetic_seed)
+    names = np.array(synthetic.CBF_CLASSES)
+    source = f'{name} (seed {options.synthetic_seed})'
+    return prepare(name, (x_train, names[y_train]), (x_test, names[y_test]),
+                   (source, source), options)
+  if not formats.ARCHIVE_NAME.match(name):
+    raise DataError(f'{name!r} is not a dataset name: use letters, digits, '
+                    '"_" and "-" only (the name of its files).')
+  found = read_local(data_dir, name)
+  if found is None:
+    if not (options.download and name in archive_names()):
+      raise not_found_error(data_dir, name, options, '')
+    try:
+      download_lib.download_dataset(name, data_dir, options.download_url,
+                                timeout=options.download_timeout,
+                                progress=options.progress)
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+      raise not_found_error(data_dir, name, options,
+                            f'The download failed: {e}.') from None
+    found = read_local(data_dir, name)
+  train, test, paths = found
+  return prepare(name, train, test, paths, options)
 
 
 def load(config):
   """The dataset named by `config`."""
-  return load_ucr(config.data_dir, config.dataset,
-                  normalise=config.znormalise)
+  return load_dataset(config.data_dir, config.dataset,
+                      options_from_config(config))
+
+
+def describe(dataset):
+  """One line per split, for the inspection command."""
+  p = dataset.provenance
+  lines = [f'{dataset.name}: {dataset.num_classes} classes '
+           f'{list(dataset.class_names)}; source {p.get("source")}']
+  for split, y, x in (('train', dataset.y_train, dataset.x_train),
+                      ('test', dataset.y_test, dataset.x_test)):
+    counts = np.bincount(y, minlength=dataset.num_classes)
+    lines.append(
+        f'{split}: {x.shape[0]} series, length {x.shape[1]}, '
+        f'{dataset.num_classes} classes, class counts {counts.tolist()}, '
+        f'z-normalised {p["z_normalised"]}, interpolated '
+        f'{p["interpolated"][split]}, resampled {p["resampled"][split]}')
+  return '\n'.join(lines)
+
+
+def _main(argv):
+  del argv
+  flags = _FLAGS
+  options = Options(
+      znormalise=flags.znormalise, missing_values=flags.missing_values,
+      variable_length=flags.variable_length, download=flags.download,
+      download_url=flags.download_url)
+  try:
+    print(describe(load_dataset(flags.data_dir, flags.dataset, options)))
+  except DataError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
+  absl_flags.DEFINE_string('data_dir', 'data', 'Folder holding the data.')
+  absl_flags.DEFINE_string('dataset', None, 'Dataset name.', required=True)
+  absl_flags.DEFINE_bool('znormalise', True, 'z-normalise each series.')
+  absl_flags.DEFINE_enum('missing_values', 'interpolate',
+                         ['interpolate', 'error'], 'NaN gaps policy.')
+  absl_flags.DEFINE_enum('variable_length', 'resample', ['resample', 'error'],
+                         'Unequal lengths policy.')
+  absl_flags.DEFINE_bool('download', True, 'Download if absent.')
+  absl_flags.DEFINE_string('download_url', download_lib.DEFAULT_URL,
+                           'Base URL of the per-dataset zips.')
+  _FLAGS = absl_flags.FLAGS
+  app.run(_main)

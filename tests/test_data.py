@@ -1,73 +1,223 @@
 import os
+import re
 
 import numpy as np
 import pytest
 
 from lstsaug_jax import data
+from lstsaug_jax import synthetic
 from tests.conftest import SHARED_DATA
 
-# From ../shared/data/README.md: train, test, length, classes.
-ARCHIVE = {
-    'Chinatown': (20, 345, 24, 2), 'GunPoint': (50, 150, 150, 2),
-    'ECG200': (100, 100, 96, 2), 'Beef': (30, 30, 470, 5),
-    'SyntheticControl': (300, 300, 60, 6), 'Lightning7': (70, 73, 319, 7),
-}
+
+def archive_table():
+  """The table in ../shared/data/README.md: name -> (train, test, length, classes)."""
+  with open(os.path.join(SHARED_DATA, 'README.md')) as f:
+    rows = re.findall(r'^\| (\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$',
+                      f.read(), re.M)
+  return {r[0]: tuple(int(v) for v in r[1:]) for r in rows}
 
 
-@pytest.mark.parametrize('name', sorted(ARCHIVE))
-def test_archive_datasets_load_with_published_shapes(name):
-  d = data.load_ucr(SHARED_DATA, name)
-  n_train, n_test, length, classes = ARCHIVE[name]
+TABLE = archive_table()
+
+
+def test_table_lists_every_shared_dataset():
+  assert len(TABLE) == 26
+  assert set(TABLE) == set(os.listdir(os.path.join(SHARED_DATA,
+                                                   'UCRArchive_2018')))
+
+
+@pytest.mark.parametrize('name', sorted(TABLE))
+def test_every_shared_dataset_loads_with_published_shape(name):
+  d = data.load_dataset(SHARED_DATA, name)
+  n_train, n_test, length, classes = TABLE[name]
   assert d.x_train.shape == (n_train, length)
   assert d.x_test.shape == (n_test, length)
   assert d.num_classes == classes
-  assert d.x_train.dtype == np.float32
   assert set(np.unique(d.y_train)) == set(range(classes))
-  np.testing.assert_allclose(d.x_train.mean(axis=1), 0, atol=1e-5)
-  np.testing.assert_allclose(d.x_train.std(axis=1), 1, atol=1e-4)
+  assert d.x_train.dtype == np.float32
+  assert not np.isnan(d.x_train).any() and not np.isnan(d.x_test).any()
+  np.testing.assert_allclose(d.x_train.mean(axis=1), 0, atol=1e-4)
+  np.testing.assert_allclose(d.x_train.std(axis=1), 1, atol=1e-3)
 
 
-def write_dataset(root, name, train, test):
-  folder = os.path.join(root, 'UCRArchive_2018', name)
-  os.makedirs(folder)
+def test_archive_quirks_are_handled_by_policy():
+  dodger = data.load_dataset(SHARED_DATA, 'DodgerLoopGame')
+  assert dodger.provenance['interpolated']['train'] > 0
+  pickup = data.load_dataset(SHARED_DATA, 'PickupGestureWiimoteZ')
+  assert pickup.provenance['resampled']['train'] > 0
+  strict = data.Options(missing_values='error', variable_length='error')
+  with pytest.raises(data.DataError, match='missing_values=interpolate'):
+    data.load_dataset(SHARED_DATA, 'DodgerLoopGame', strict)
+  with pytest.raises(data.DataError, match='variable_length=resample'):
+    data.load_dataset(SHARED_DATA, 'PickupGestureWiimoteZ', strict)
+
+
+def write_pair(root, name, train, test, ext='.tsv', flat=False):
+  folder = (os.path.join(root, name) if flat
+            else os.path.join(root, 'UCRArchive_2018', name))
+  os.makedirs(folder, exist_ok=True)
   for split, text in (('TRAIN', train), ('TEST', test)):
-    with open(os.path.join(folder, f'{name}_{split}.tsv'), 'w') as f:
+    with open(os.path.join(folder, f'{name}_{split}{ext}'), 'w') as f:
       f.write(text)
   return str(root)
 
 
+RAW = data.Options(znormalise=False)
+
+
+def test_interpolation_and_resampling_values(tmp_path):
+  root = write_pair(tmp_path, 'Q', '1\t0\tNaN\t2\t3\n2\t0\t2\tNaN\tNaN\n',
+                    '1\t1\t1\t1\t1\n')
+  d = data.load_dataset(root, 'Q', RAW)
+  np.testing.assert_allclose(d.x_train[0], [0, 1, 2, 3])  # gap filled
+  np.testing.assert_allclose(d.x_train[1], [0, 2 / 3, 4 / 3, 2])  # resampled
+  assert d.provenance['interpolated'] == dict(train=1, test=0)
+  assert d.provenance['resampled'] == dict(train=1, test=0)
+
+
 def test_labels_are_reindexed_from_training_set(tmp_path):
-  root = write_dataset(tmp_path, 'T', '-1\t1\t2\n1\t3\t4\n-1\t0\t5\n',
-                       '1\t1\t1\n-1\t2\t2\n')
-  d = data.load_ucr(root, 'T', normalise=False)
+  root = write_pair(tmp_path, 'T', '-1\t1\t2\n1\t3\t4\n-1\t0\t5\n',
+                    '1\t1\t1\n-1\t2\t2\n')
+  d = data.load_dataset(root, 'T', RAW)
   assert d.class_names == ('-1', '1')
   np.testing.assert_array_equal(d.y_train, [0, 1, 0])
   np.testing.assert_array_equal(d.y_test, [1, 0])
-  np.testing.assert_array_equal(d.x_train[1], [3, 4])
 
 
-def test_missing_files_error_names_paths_and_fix(tmp_path):
+def test_string_labels_in_a_flat_csv_layout(tmp_path):
+  root = write_pair(tmp_path, 'S', 'cat,1,2\ndog,2,3\n', 'dog,0,0\n',
+                    ext='.csv', flat=True)
+  d = data.load_dataset(root, 'S', RAW)
+  assert d.class_names == ('cat', 'dog')
+  np.testing.assert_array_equal(d.y_test, [1])
+
+
+def test_2015_style_txt_with_whitespace(tmp_path):
+  root = write_pair(tmp_path, 'W', '  1.0000000e+00  1.5  2.5\n  2.0  3.0  4.0\n',
+                    '1,0.5,0.5\n', ext='.txt')
+  d = data.load_dataset(root, 'W', RAW)
+  np.testing.assert_allclose(d.x_train, [[1.5, 2.5], [3, 4]])
+  np.testing.assert_allclose(d.x_test, [[0.5, 0.5]])
+  # 1.0000000e+00 in one file and 1 in the other are the same class.
+  assert d.class_names == ('1', '2')
+  np.testing.assert_array_equal(d.y_test, [0])
+
+
+TS_TRAIN = """# a comment
+@problemName Toy
+@timeStamps false
+@missing true
+@univariate true
+@equalLength true
+@seriesLength 3
+@classLabel true up down
+@data
+1,2,3:up
+# another comment
+3,?,1:down
+"""
+
+
+def test_ts_parser_with_comments_missing_values_and_string_labels(tmp_path):
+  root = write_pair(tmp_path, 'Toy', TS_TRAIN,
+                    TS_TRAIN.replace('1,2,3:up', '0,0,1:up'), ext='.ts')
+  d = data.load_dataset(root, 'Toy', RAW)
+  assert d.class_names == ('down', 'up')
+  np.testing.assert_array_equal(d.y_train, [1, 0])
+  np.testing.assert_allclose(d.x_train, [[1, 2, 3], [3, 2, 1]])
+
+
+@pytest.mark.parametrize('bad, expected', [
+    (TS_TRAIN.replace('@seriesLength 3', '@seriesLength 4'),
+     r'line 10: 3 values, but the header says .*@seriesLength 4'),
+    (TS_TRAIN.replace('3,?,1:down', '3,2,1:left'),
+     r"line 12: label 'left' is not in the header's @classLabel"),
+    (TS_TRAIN.replace('3,?,1:down', '3,2,1'), r'line 12: expected `v1,v2'),
+    (TS_TRAIN.replace('@data\n', ''), 'line 9: expected a @-header or @data'),
+    (TS_TRAIN.replace('3,?,1:down', '3,x,1:down'), r"line 12: 'x' is not a number"),
+])
+def test_ts_header_that_does_not_match_its_data(tmp_path, bad, expected):
+  root = write_pair(tmp_path, 'Toy', bad, TS_TRAIN, ext='.ts')
+  with pytest.raises(data.DataError, match=expected) as e:
+    data.load_dataset(root, 'Toy', RAW)
+  assert 'Toy_TRAIN.ts' in str(e.value)
+
+
+def test_npz(tmp_path):
+  path = tmp_path / 'Mine.npz'
+  np.savez(path, X_train=np.arange(12.).reshape(4, 3), y_train=[3, 5, 3, 5],
+           X_test=np.ones((2, 1, 3)), y_test=[5, 3])
+  d = data.load_dataset(str(tmp_path), 'Mine', RAW)
+  assert d.x_train.shape == (4, 3) and d.x_test.shape == (2, 3)
+  np.testing.assert_array_equal(d.y_test, [1, 0])
+  np.savez(path, X_train=np.ones((4, 3)), y_train=[1, 2, 1, 2])
+  with pytest.raises(data.DataError, match=r"lacks the arrays \['X_test'"):
+    data.load_dataset(str(tmp_path), 'Mine', RAW)
+
+
+def test_missing_dataset_error_names_paths_and_fix(tmp_path):
   with pytest.raises(data.DataError) as e:
-    data.load_ucr(str(tmp_path), 'Nope')
+    data.load_dataset(str(tmp_path), 'GunPoint')
   message = str(e.value)
-  assert 'Nope_TRAIN.tsv' in message and 'Nope_TEST.tsv' in message
-  assert '--config.data_dir' in message
+  assert os.path.join('UCRArchive_2018', 'GunPoint', 'GunPoint_TRAIN.tsv') in message
+  assert 'Downloads are off' in message
+  assert 'GunPoint_TRAIN.tsv and GunPoint_TEST.tsv in' in message
+
+
+def test_unknown_name_lists_closest_archive_names(tmp_path):
+  with pytest.raises(data.DataError, match=r'closest: GunPoint'):
+    data.load_dataset(str(tmp_path), 'GunPont', data.Options(download=True))
 
 
 @pytest.mark.parametrize('train, expected', [
     ('', 'is empty'),
-    ('1\t0.5\tabc\n2\t1\t2\n', 'line 1, column 3: \'abc\' is not a number'),
+    ('1\t0.5\tabc\n2\t1\t2\n', "line 1, column 3: 'abc' is not a number"),
     ('1\t0.5\t1\n2\t1\t2\t3\t4\n', 'rows of different lengths'),
-    ('1\t0.5\tNaN\n2\t1\t2\n', 'line 1: missing values'),
     ('1\t0.5\t1\n1\t1\t2\n', 'one class only'),
+    ('1\tNaN\tNaN\n2\t1\t2\n', 'line 1: the series has no values'),
 ])
 def test_bad_files_give_clear_errors(tmp_path, train, expected):
-  root = write_dataset(tmp_path, 'B', train, '1\t1\t1\n')
-  with pytest.raises(data.DataError, match=expected):
-    data.load_ucr(root, 'B')
+  root = write_pair(tmp_path, 'B', train, '1\t1\t1\n')
+  with pytest.raises(data.DataError, match=expected) as e:
+    data.load_dataset(root, 'B')
+  assert 'B_TRAIN.tsv' in str(e.value)
+
+
+def test_one_split_missing(tmp_path):
+  root = write_pair(tmp_path, 'H', '1\t1\t2\n2\t2\t3\n', '')
+  os.remove(os.path.join(root, 'UCRArchive_2018', 'H', 'H_TEST.tsv'))
+  with pytest.raises(data.DataError, match='H_TEST.tsv is missing'):
+    data.load_dataset(root, 'H')
 
 
 def test_unseen_test_label_is_an_error(tmp_path):
-  root = write_dataset(tmp_path, 'U', '1\t1\t2\n2\t2\t3\n', '3\t1\t1\n')
+  root = write_pair(tmp_path, 'U', '1\t1\t2\n2\t2\t3\n', '3\t1\t1\n')
   with pytest.raises(data.DataError, match=r"never seen in training: \['3'\]"):
-    data.load_ucr(root, 'U')
+    data.load_dataset(root, 'U')
+
+
+def test_cbf_generator_shapes_balance_and_determinism():
+  x_train, y_train, x_test, y_test = synthetic.make_cbf(30, 90, seed=1)
+  assert x_train.shape == (30, 128) and x_test.shape == (90, 128)
+  assert np.bincount(y_train).tolist() == [10, 10, 10]
+  assert np.bincount(y_test).tolist() == [30, 30, 30]
+  again = synthetic.make_cbf(30, 90, seed=1)
+  np.testing.assert_array_equal(x_train, again[0])
+  other = synthetic.make_cbf(30, 90, seed=2)
+  assert not np.allclose(x_train, other[0])
+  # t = 33..48 lies inside [a, b] for every series (a <= 32, b >= a + 32):
+  # there a cylinder sits at 6 + eta, a bell has barely risen, a funnel has
+  # barely fallen; before t = 16 every series is noise around 0.
+  x, y = synthetic.cbf(3000, np.random.default_rng(0))
+  inside, before = x[:, 32:48].mean(axis=1), x[:, :15].mean(axis=1)
+  assert 5.5 < inside[y == 0].mean() < 6.5
+  assert inside[y == 2].mean() - inside[y == 1].mean() > 2
+  assert abs(before.mean()) < 0.05
+
+
+def test_synthetic_dataset_by_name():
+  d = data.load_dataset('unused', 'synthetic:cbf',
+                        data.Options(synthetic_train_size=12,
+                                     synthetic_test_size=6))
+  assert d.x_train.shape == (12, 128) and d.num_classes == 3
+  assert d.class_names == ('bell', 'cylinder', 'funnel')

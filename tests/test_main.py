@@ -110,3 +110,39 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
   assert 'NoSuchSet_TRAIN.tsv' in proc.stderr
   assert 'Traceback' not in proc.stderr
   assert not os.listdir(tmp_path)  # nothing written for a run that failed
+
+
+def test_quickstart_runs_offline_with_no_files(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'lstsaug_jax.main',
+       '--config=configs/quickstart.py', f'--config.results_dir={tmp_path}',
+       f'--config.model_dir={tmp_path}', '--config.progress=False'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, no_proxy='*', http_proxy='http://127.0.0.1:9',
+               https_proxy='http://127.0.0.1:9'))
+  assert proc.returncode == 0, proc.stderr
+  (run_dir,) = glob.glob(str(tmp_path / 'synthetic_cbf' / '*'))
+  with open(os.path.join(run_dir, 'results.json')) as f:
+    results = json.load(f)
+  # CBF is easy: both classifiers learn it from 30 series.
+  assert results['baseline_accuracy'] > 0.85
+  assert results['augmented_accuracy'] > 0.85
+
+
+def inspect(*args):
+  return subprocess.run([sys.executable, '-m', 'lstsaug_jax.data', *args],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_inspection_command():
+  proc = inspect(f'--data_dir={SHARED_DATA}', '--dataset=DodgerLoopGame')
+  assert proc.returncode == 0, proc.stderr
+  lines = proc.stdout.splitlines()
+  assert lines[1].startswith('train: 20 series, length 288, 2 classes, '
+                             'class counts [10, 10], z-normalised True, '
+                             'interpolated ')
+  assert lines[2].startswith('test: 138 series, length 288')
+  proc = inspect(f'--data_dir={SHARED_DATA}', '--dataset=GunPont')
+  assert proc.returncode != 0
+  assert 'closest: GunPoint' in proc.stderr
+  assert 'Traceback' not in proc.stderr

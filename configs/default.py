@@ -63,6 +63,14 @@ def get_config():
   config.eval_batch_size = 512
   config.progress = True  # progress bars
 
+  # Speed and scale.
+  # Independent runs (seeds seed, seed+1, ...) trained in one vmapped
+  # program; results report mean, std and per-seed values.
+  config.num_seeds = 1
+  config.num_devices = 0  # 0: all devices; seeds or batches are sharded
+  config.distributed = False  # jax.distributed.initialize() (multi-host)
+  config.compilation_cache_dir = ''  # persistent XLA cache ('' : off)
+
   config.vae = ml_collections.ConfigDict()
   config.vae.hidden_dims = (256, 128, 64)
   # 'linear' (default) or 'sigmoid' (the original's): a sigmoid cannot produce
@@ -81,7 +89,7 @@ def get_config():
   config.classifier.plateau_factor = 1.0
   config.classifier.plateau_patience = 50
   config.classifier.min_learning_rate = 0.0
-  # 'matmul' (fast on CPU, see models.Conv1D) or 'xla' (native convolution).
-  config.classifier.conv_impl = 'matmul'
+  # 'auto' (see train.conv_plan), 'matmul' (models.Conv1D) or 'xla'.
+  config.classifier.conv_impl = 'auto'
 
   return config

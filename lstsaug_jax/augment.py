@@ -32,15 +32,24 @@ def latent_neighbours(model, params, x, key, *, noise, num_samples):
   return jax.vmap(decode_neighbour)(jax.random.split(noise_key, num_samples))
 
 
-def augment_dataset(model, params, x, y, key, *, noise, num_samples):
-  """The originals (each once) followed by their synthetic neighbours.
+def augment_dataset(model, params, x, y, keys, *, noise, num_samples):
+  """Each seed's training set: the originals (each once), then their
+  synthetic neighbours, which keep their source's label.
 
-  Synthetic series keep their source's label. Returns numpy arrays of
-  n * (1 + num_samples) series.
+  Args:
+    params, keys: one VAE and one key per seed (a leading seed axis).
+
+  Returns:
+    x_aug (seeds, n * (1 + num_samples), length), a device array, and
+    y_aug (n * (1 + num_samples),), shared by every seed.
   """
-  synthetic = latent_neighbours(model, params, jnp.asarray(x), key,
-                                noise=noise, num_samples=num_samples)
-  synthetic = np.asarray(synthetic).reshape(-1, x.shape[1])
-  x_aug = np.concatenate([np.asarray(x), synthetic]).astype(np.float32)
-  y_aug = np.concatenate([np.asarray(y), np.tile(np.asarray(y), num_samples)])
+  x = jnp.asarray(x)
+  synthetic = jax.vmap(
+      lambda p, k: latent_neighbours(model, p, x, k, noise=noise,
+                                     num_samples=num_samples))(params, keys)
+  seeds = synthetic.shape[0]
+  synthetic = synthetic.reshape(seeds, -1, x.shape[1])
+  x_aug = jnp.concatenate(
+      [jnp.broadcast_to(x, (seeds,) + x.shape), synthetic], axis=1)
+  y_aug = np.tile(np.asarray(y), 1 + num_samples)
   return x_aug, y_aug

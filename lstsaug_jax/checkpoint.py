@@ -20,7 +20,7 @@ PARAMS = 'params'
 FORMAT_VERSION = 1
 # Fields that must agree between a checkpoint and the run that restores it.
 ARCHITECTURE_FIELDS = ('dataset', 'series_length', 'num_classes', 'latent_dim',
-                       'hidden_dims', 'output_activation')
+                       'hidden_dims', 'output_activation', 'num_seeds')
 
 
 class CheckpointError(ValueError):
@@ -28,10 +28,12 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_name(config):
-  """The original script's naming: {dataset}_vae-{bs}bs-{ld}ld-{epochs}e."""
+  """The original script's naming, {dataset}_vae-{bs}bs-{ld}ld-{epochs}e,
+  with -{K}seeds for K > 1 seeds."""
   dataset = config.dataset.replace(':', '_').replace('/', '_')
+  seeds = f'-{config.num_seeds}seeds' if config.num_seeds > 1 else ''
   return (f'{dataset}_vae-{config.batch_size}bs-{config.latent_dim}ld-'
-          f'{config.num_epochs}e')
+          f'{config.num_epochs}e{seeds}')
 
 
 def checkpoint_path(config):
@@ -50,7 +52,9 @@ def vae_metadata(config, series_length, num_classes, class_names):
       hidden_dims=[int(h) for h in config.vae.hidden_dims],
       output_activation=config.vae.output_activation,
       num_epochs=int(config.num_epochs), batch_size=int(config.batch_size),
-      learning_rate=float(config.learning_rate), seed=int(config.seed),
+      learning_rate=float(config.learning_rate),
+      num_seeds=int(config.num_seeds),
+      seeds=[int(config.seed) + k for k in range(config.num_seeds)],
       znormalise=bool(config.znormalise))
 
 

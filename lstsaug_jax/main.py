@@ -6,6 +6,7 @@ Any config field can be overridden, e.g. `--config.num_epochs=50`.
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 from ml_collections import config_flags
 
 from lstsaug_jax import checkpoint
@@ -23,6 +24,10 @@ def main(argv):
   if not flags.FLAGS['verbosity'].present:
     # Orbax logs every file it writes at INFO; -v 0 brings that back.
     logging.set_verbosity(logging.WARNING)
+  if _CONFIG.value.distributed:
+    # Multi-host: each process is started with the coordinator address,
+    # process count and id (flags or environment; see README).
+    jax.distributed.initialize()
   try:
     pipeline.run(_CONFIG.value)
   except (data.DataError, checkpoint.CheckpointError, ValueError,

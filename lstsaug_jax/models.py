@@ -87,11 +87,10 @@ class VAE(nn.Module):
 class Conv1D(nn.Module):
   """1-D convolution, 'same' padding, channels last: (batch, length, features).
 
-  The default 'matmul' form gathers the k shifted windows and does one
-  matrix product. XLA's CPU backend runs the weight gradient of a native
-  convolution ~60x slower inside a loop (our compiled epoch is a lax.scan);
-  as a matmul it stays fast there, and it is as fast outside one.
-  'xla' uses lax.conv_general_dilated (same parameters, same result).
+  'xla' is lax.conv_general_dilated. 'matmul' gathers the k shifted
+  windows and does one matrix product: same parameters, same result, and it
+  stays fast inside a rolled lax.scan on CPU, where XLA runs a native
+  convolution's weight gradient ~60x slower (see train.conv_plan).
   """
 
   features: int

@@ -12,6 +12,7 @@ from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import metrics
 from lstsaug_jax import models
+from lstsaug_jax import parallel
 from lstsaug_jax import plotting
 from lstsaug_jax import reporting
 from lstsaug_jax import train
@@ -25,7 +26,7 @@ KEYS = ('vae_init', 'vae_train', 'augment', 'plot', 'classifier_init',
 def validate_config(config):
   problems = []
   for field in ('num_epochs', 'batch_size', 'num_samples', 'latent_dim',
-                'eval_batch_size'):
+                'eval_batch_size', 'num_seeds'):
     if getattr(config, field) < (0 if field == 'num_epochs' else 1):
       problems.append(f'{field}={getattr(config, field)} must be positive')
   if config.noise < 0:
@@ -39,6 +40,9 @@ def validate_config(config):
   if config.classifier.arch not in models.CLASSIFIERS:
     problems.append(f'classifier.arch={config.classifier.arch!r} is not one '
                     f'of {sorted(models.CLASSIFIERS)}')
+  if config.classifier.conv_impl not in ('auto', 'matmul', 'xla'):
+    problems.append(f'classifier.conv_impl={config.classifier.conv_impl!r} '
+                    "is not one of 'auto', 'matmul', 'xla'")
   if problems:
     raise ValueError('Invalid config: ' + '; '.join(problems) + '. Fix these '
                      'fields (e.g. --config.FIELD=VALUE) and run again.')
@@ -50,77 +54,121 @@ def classifier_settings(config):
           c.batch_size if c.batch_size is not None else config.batch_size)
 
 
-def train_vae(config, model, x, y, init_key, train_key, logger):
+def seed_keys(config):
+  """Per stream, a (num_seeds, 2) stack of keys. Seed k's streams are split
+  from PRNGKey(config.seed + k) exactly as a one-seed run with that seed
+  splits them, so seed k of a K-seed run reproduces that run."""
+  per_seed = [jax.random.split(jax.random.PRNGKey(config.seed + k), len(KEYS))
+              for k in range(config.num_seeds)]
+  return {name: jnp.stack([keys[i] for keys in per_seed])
+          for i, name in enumerate(KEYS)}
+
+
+def train_vae(config, model, x, y, init_keys, train_keys, logger,
+              placement=parallel.Placement()):
+  """Trains one VAE per seed; returns their parameters (seed axis first)."""
+  batch_size = train.epoch_batch_size(config.batch_size,
+                                      placement.batch_multiple)
   tx = train.create_optimizer(
-      config.learning_rate,
-      train.steps_per_epoch(x.shape[0], config.batch_size),
+      config.learning_rate, train.steps_per_epoch(x.shape[0], batch_size),
       config.vae.plateau_factor, config.vae.plateau_patience)
-  state = train.init_state(model, tx, init_key, jnp.asarray(x[:1]), init_key)
-  epoch_fn = train.make_epoch_fn(train.vae_train_step, model, tx,
-                                 config.batch_size)
-  state = train.fit(epoch_fn, state, x, y, train_key, config.num_epochs,
-                    desc='VAE', learning_rate=config.learning_rate,
-                    on_epoch=lambda r: logger.log('vae', r),
-                    progress=config.progress)
-  return state.params
+  sample = jnp.asarray(x[:1])
+  states = placement.per_seed(
+      train.init_states(model, tx, init_keys, lambda k: (sample, k)))
+  epoch_fn = train.make_epoch_fn(train.vae_train_step, model, tx, batch_size,
+                                 batch_sharding=placement.batch_sharding)
+  states = train.fit(epoch_fn, states, *placement.shared((x, y)),
+                     placement.per_seed(train_keys), config.num_epochs,
+                     desc='VAE', learning_rate=config.learning_rate,
+                     on_epoch=lambda r: logger.log('vae', r),
+                     progress=config.progress)
+  return states.params
 
 
-def train_classifier(config, dataset, x, y, init_key, train_key, logger,
-                     stage):
-  """Trains a classifier on (x, y); returns final test accuracy and F1."""
+def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
+                     stage, placement=parallel.Placement()):
+  """Trains one classifier per seed on (x, y) (x with a leading seed axis
+  if x.ndim == 3); returns per-seed final test accuracies and F1 scores."""
   num_epochs, batch_size = classifier_settings(config)
+  n = x.shape[-2]
+  batch_size = train.epoch_batch_size(batch_size, placement.batch_multiple)
   c = config.classifier
-  model = models.create_classifier(c.arch, dataset.num_classes, c.conv_impl)
-  tx = train.create_optimizer(
-      c.learning_rate, train.steps_per_epoch(x.shape[0], batch_size),
-      c.plateau_factor, c.plateau_patience, c.min_learning_rate)
-  state = train.init_state(model, tx, init_key, jnp.asarray(x[:1]))
+  steps = train.steps_per_epoch(n, batch_size)
+  conv_impl, unroll = train.conv_plan(
+      c.conv_impl, n // batch_size, seeds_sharded=placement.mode == 'seeds')
+  model = models.create_classifier(c.arch, dataset.num_classes, conv_impl)
+  tx = train.create_optimizer(c.learning_rate, steps, c.plateau_factor,
+                              c.plateau_patience, c.min_learning_rate)
+  per_seed_x = x.ndim == 3
+  sample = jnp.asarray(x[0, :1] if per_seed_x else x[:1])
+  states = placement.per_seed(
+      train.init_states(model, tx, init_keys, lambda k: (sample,)))
   epoch_fn = train.make_epoch_fn(train.classifier_train_step, model, tx,
-                                 batch_size)
-  x_test = jnp.asarray(dataset.x_test)
+                                 batch_size, per_seed_x=per_seed_x,
+                                 batch_sharding=placement.batch_sharding,
+                                 unroll=unroll)
+  x = placement.per_seed(x) if per_seed_x else placement.shared(x)
+  x_test = placement.shared(jnp.asarray(dataset.x_test))
 
-  def evaluate(state):
-    preds = train.predict(model, state, x_test, config.eval_batch_size)
-    return dict(test_accuracy=metrics.accuracy(dataset.y_test, preds))
+  def evaluate(states):
+    preds = train.predict(model, states, x_test, config.eval_batch_size)
+    return dict(test_accuracy=np.array(
+        [metrics.accuracy(dataset.y_test, p) for p in preds]))
 
-  state = train.fit(epoch_fn, state, x, y, train_key, num_epochs,
-                    desc=stage, learning_rate=c.learning_rate,
-                    on_epoch=lambda r: logger.log(stage, r),
-                    evaluate=evaluate, eval_every=config.eval_every,
-                    progress=config.progress)
-  preds = train.predict(model, state, x_test, config.eval_batch_size)
-  return (metrics.accuracy(dataset.y_test, preds),
-          metrics.weighted_f1(dataset.y_test, preds))
+  states = train.fit(epoch_fn, states, x, placement.shared(y),
+                     placement.per_seed(train_keys), num_epochs, desc=stage,
+                     learning_rate=c.learning_rate,
+                     on_epoch=lambda r: logger.log(stage, r),
+                     evaluate=evaluate, eval_every=config.eval_every,
+                     progress=config.progress)
+  preds = train.predict(model, states, x_test, config.eval_batch_size)
+  return ([metrics.accuracy(dataset.y_test, p) for p in preds],
+          [metrics.weighted_f1(dataset.y_test, p) for p in preds])
+
+
+def summarise(results, prefix, accuracies, f1s):
+  for name, values in (('accuracy', accuracies), ('f1', f1s)):
+    results[f'{prefix}_{name}'] = float(np.mean(values))
+    results[f'{prefix}_{name}_std'] = float(np.std(values))
+    results[f'{prefix}_{name}_per_seed'] = [float(v) for v in values]
 
 
 def run(config):
   """Runs the stages the config asks for; returns the final metrics."""
   validate_config(config)
+  if config.compilation_cache_dir:
+    jax.config.update('jax_compilation_cache_dir',
+                      os.path.abspath(config.compilation_cache_dir))
+  placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
   meta = checkpoint.vae_metadata(config, dataset.series_length,
                                  dataset.num_classes, dataset.class_names)
   ckpt_path = checkpoint.checkpoint_path(config)
-  keys = dict(zip(KEYS, jax.random.split(jax.random.PRNGKey(config.seed),
-                                         len(KEYS))))
+  keys = seed_keys(config)
   if config.use_trained:
     # Fail on a missing or mismatched checkpoint before any work is done.
-    abstract = jax.eval_shape(
-        vae.init, keys['vae_init'], jnp.asarray(dataset.x_train[:1]),
-        keys['vae_init'])['params']
+    sample = jnp.asarray(dataset.x_train[:1])
+    abstract = jax.eval_shape(lambda k: jax.vmap(
+        lambda k: vae.init(k, sample, k))(k)['params'], keys['vae_init'])
     checkpoint.read_metadata(ckpt_path)
 
   run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
   with open(os.path.join(run_dir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
   print(f'Run directory: {run_dir}')
+  if placement.mode != 'single':
+    print(f'{placement.num_devices} devices, sharding the '
+          f'{"seeds" if placement.mode == "seeds" else "batches"}.')
   wandb_run = reporting.start_wandb(config, run_dir) if config.wandb else None
   logger = reporting.MetricsLogger(run_dir, wandb_run)
   results = dict(dataset=config.dataset, run_dir=run_dir,
+                 seeds=[config.seed + k for k in range(config.num_seeds)],
                  train_size=int(dataset.x_train.shape[0]),
                  test_size=int(dataset.x_test.shape[0]),
                  series_length=int(dataset.series_length),
                  num_classes=int(dataset.num_classes),
+                 data=dataset.provenance, devices=placement.num_devices,
                  vae_checkpoint=ckpt_path, wall_time_s={})
   try:
     start = time.perf_counter()
@@ -130,7 +178,8 @@ def run(config):
       results['vae_source'] = 'restored'
     else:
       vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
-                             keys['vae_init'], keys['vae_train'], logger)
+                             keys['vae_init'], keys['vae_train'], logger,
+                             placement)
       checkpoint.save_vae(ckpt_path, vae_params, meta)
       print(f'Saved the trained VAE to {ckpt_path}')
       results['vae_source'] = 'trained'
@@ -143,9 +192,10 @@ def run(config):
 
     if config.augment_plot:
       x0 = dataset.x_test[:1]
+      first_vae = jax.tree_util.tree_map(lambda a: a[0], vae_params)
       neighbours = augment.latent_neighbours(
-          vae, vae_params, jnp.asarray(x0), keys['plot'], noise=config.noise,
-          num_samples=config.plot_neighbours)
+          vae, first_vae, jnp.asarray(x0), keys['plot'][0],
+          noise=config.noise, num_samples=config.plot_neighbours)
       path = plotting.plot_neighbours(
           os.path.join(run_dir, 'augment.png'), x0[0],
           np.asarray(neighbours)[:, 0],
@@ -157,10 +207,10 @@ def run(config):
 
     if config.baseline:
       start = time.perf_counter()
-      acc, f1 = train_classifier(config, dataset, dataset.x_train,
-                                 dataset.y_train, keys['classifier_init'],
-                                 keys['baseline_train'], logger, 'baseline')
-      results.update(baseline_accuracy=acc, baseline_f1=f1)
+      summarise(results, 'baseline', *train_classifier(
+          config, dataset, dataset.x_train, dataset.y_train,
+          keys['classifier_init'], keys['baseline_train'], logger, 'baseline',
+          placement))
       results['wall_time_s']['baseline'] = time.perf_counter() - start
 
     if config.test_augment:
@@ -168,11 +218,10 @@ def run(config):
       x_aug, y_aug = augment.augment_dataset(
           vae, vae_params, dataset.x_train, dataset.y_train, keys['augment'],
           noise=config.noise, num_samples=config.num_samples)
-      results['augmented_train_size'] = int(x_aug.shape[0])
-      acc, f1 = train_classifier(config, dataset, x_aug, y_aug,
-                                 keys['classifier_init'],
-                                 keys['augmented_train'], logger, 'augmented')
-      results.update(augmented_accuracy=acc, augmented_f1=f1)
+      results['augmented_train_size'] = int(x_aug.shape[1])
+      summarise(results, 'augmented', *train_classifier(
+          config, dataset, x_aug, y_aug, keys['classifier_init'],
+          keys['augmented_train'], logger, 'augmented', placement))
       results['wall_time_s']['augmented'] = time.perf_counter() - start
   finally:
     logger.close()

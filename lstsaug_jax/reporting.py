@@ -66,22 +66,28 @@ def start_wandb(config, run_dir):
 
 
 def format_table(results):
-  """The end-of-run summary as aligned text."""
-  def fmt(value, spec='.4f'):
-    return '-' if value is None else format(value, spec)
-  stages = results['wall_time_s']
+  """The end-of-run summary as aligned text (mean +- std over seeds)."""
+  seeds = len(results.get('seeds', [0]))
+
+  def score(prefix, name):
+    mean = results.get(f'{prefix}_{name}')
+    if mean is None:
+      return '-'
+    if seeds == 1:
+      return f'{mean:.4f}'
+    return f'{mean:.4f} +- {results[f"{prefix}_{name}_std"]:.4f}'
+
   rows = [
       ('dataset', results['dataset']),
+      ('seeds', ', '.join(str(s) for s in results.get('seeds', []))),
       ('train size (original / augmented)',
        f'{results["train_size"]} / {results.get("augmented_train_size") or "-"}'),
       ('test size', str(results['test_size'])),
-      ('baseline accuracy / weighted F1',
-       f'{fmt(results.get("baseline_accuracy"))} / '
-       f'{fmt(results.get("baseline_f1"))}'),
-      ('augmented accuracy / weighted F1',
-       f'{fmt(results.get("augmented_accuracy"))} / '
-       f'{fmt(results.get("augmented_f1"))}'),
-  ] + [(f'wall time {stage} (s)', fmt(t, '.1f')) for stage, t in stages.items()]
+  ] + [(f'{prefix} accuracy / weighted F1',
+        f'{score(prefix, "accuracy")} / {score(prefix, "f1")}')
+       for prefix in ('baseline', 'augmented')] + [
+           (f'wall time {stage} (s)', f'{t:.1f}')
+           for stage, t in results['wall_time_s'].items()]
   width = max(len(k) for k, _ in rows)
   line = '-' * (width + 3 + max(len(v) for _, v in rows))
   return '\n'.join([line] + [f'{k:<{width}} | {v}' for k, v in rows] + [line])

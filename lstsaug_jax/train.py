@@ -8,6 +8,7 @@ and the last partial batch is padded and masked so every epoch has one shape.
 
 import functools
 import math
+import time
 from typing import Any
 
 import flax
@@ -43,14 +44,14 @@ def create_optimizer(learning_rate, steps_per_epoch, plateau_factor=1.0,
           min_scale=min_learning_rate / learning_rate))
 
 
-def current_learning_rate(opt_state, learning_rate):
-  """The learning rate in force, reading the plateau scale if there is one."""
+def learning_rate_scale(opt_state):
+  """The plateau rule's current factor on the learning rate (1 without it)."""
   for s in jax.tree_util.tree_leaves(
       opt_state, is_leaf=lambda x: isinstance(
           x, optax_contrib.ReduceLROnPlateauState)):
     if isinstance(s, optax_contrib.ReduceLROnPlateauState):
-      return learning_rate * s.scale
-  return jnp.asarray(learning_rate)
+      return s.scale
+  return jnp.ones(())
 
 
 def steps_per_epoch(num_examples, batch_size):
@@ -129,103 +130,203 @@ def classifier_train_step(model, tx, state, x, y, mask, key):
 # --- Epochs ------------------------------------------------------------------
 
 
-def batch_indices(key, num_examples, batch_size):
-  """A shuffled epoch as (steps, batch_size) indices and a validity mask."""
-  steps = steps_per_epoch(num_examples, batch_size)
-  padding = steps * batch_size - num_examples
+def epoch_batches(key, num_examples, batch_size, multiple=1):
+  """A shuffled epoch: the full batches as (steps, batch_size) indices, then
+  the remainder (None if there is none) as one smaller batch of its own
+  static shape, padded only up to a multiple of the data-parallel device
+  count, with its validity mask. Every example is used once: the last
+  partial batch is trained on, and no compute is spent on padding."""
+  full = num_examples // batch_size
+  remainder = num_examples - full * batch_size
   order = jax.random.permutation(key, num_examples)
-  indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)])
-  mask = jnp.concatenate([jnp.ones(num_examples, jnp.float32),
-                          jnp.zeros(padding, jnp.float32)])
-  return (indices.reshape(steps, batch_size),
-          mask.reshape(steps, batch_size))
+  full_indices = order[:full * batch_size].reshape(full, batch_size)
+  if not remainder:
+    return full_indices, None, None
+  size = -(-remainder // multiple) * multiple
+  last = jnp.concatenate([order[full * batch_size:],
+                          jnp.zeros(size - remainder, order.dtype)])
+  mask = (jnp.arange(size) < remainder).astype(jnp.float32)
+  return full_indices, last, mask
 
 
-def run_epoch(train_step, batch_size, state, x, y, key):
+def run_epoch(train_step, batch_size, batch_sharding, unroll, state, x, y,
+              key, epoch):
   """One epoch of `train_step` over a shuffle of (x, y); returns the mean
   of each per-step metric, except `correct`, which is summed."""
-  shuffle_key, step_key = jax.random.split(key)
-  indices, mask = batch_indices(shuffle_key, x.shape[0], batch_size)
-  step_keys = jax.random.split(step_key, indices.shape[0])
+  shuffle_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
+  multiple = batch_sharding.mesh.size if batch_sharding is not None else 1
+  full, last, last_mask = epoch_batches(shuffle_key, x.shape[0], batch_size,
+                                        multiple)
+  step_keys = jax.random.split(step_key, full.shape[0] + (last is not None))
 
   def body(state, batch):
     idx, m, k = batch
-    return train_step(state, x[idx], y[idx], m, k)
+    xb, yb = x[idx], y[idx]
+    if batch_sharding is not None:
+      # Data parallelism: each device takes a slice of the batch; XLA
+      # all-reduces gradients and BatchNorm statistics.
+      xb, yb, m = (jax.lax.with_sharding_constraint(a, batch_sharding)
+                   for a in (xb, yb, m))
+    return train_step(state, xb, yb, m, k)
 
-  state, metrics = jax.lax.scan(body, state, (indices, mask, step_keys))
+  per_step = []
+  ones = jnp.ones(full.shape[1:], jnp.float32)
+  if unroll is True:
+    # Straight-line code: lax.scan keeps a one-trip loop even when fully
+    # unrolled, and XLA:CPU's native convolutions are slow in any loop.
+    for i in range(full.shape[0]):
+      state, metrics = body(state, (full[i], ones, step_keys[i]))
+      per_step.append(jax.tree_util.tree_map(lambda v: v[None], metrics))
+  elif full.shape[0]:
+    state, metrics = jax.lax.scan(
+        body, state, (full, jnp.broadcast_to(ones, full.shape),
+                      step_keys[:full.shape[0]]), unroll=unroll)
+    per_step.append(metrics)
+  if last is not None:
+    state, metrics = body(state, (last, last_mask, step_keys[-1]))
+    per_step.append(jax.tree_util.tree_map(lambda v: v[None], metrics))
+  metrics = jax.tree_util.tree_map(lambda *v: jnp.concatenate(v), *per_step)
   summary = {k: jnp.sum(v) if k == 'correct' else jnp.mean(v)
              for k, v in metrics.items()}
+  summary['learning_rate_scale'] = learning_rate_scale(state.opt_state)
   return state, summary
 
 
-def make_epoch_fn(train_step, model, tx, batch_size):
-  """A jitted `(state, x, y, key) -> (state, metrics)` for whole epochs."""
+def epoch_batch_size(batch_size, multiple=1):
+  """batch_size rounded up to a multiple of the data-parallel device count."""
+  return -(-batch_size // multiple) * multiple
+
+
+def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
+                  batch_sharding=None, unroll=1):
+  """A jitted `(states, x, y, keys, epoch) -> (states, metrics)`.
+
+  `states` and `keys` carry a leading seed axis: K independent models train
+  in one vmapped program (K=1 included: one code path). x and y are shared
+  by all seeds; with per_seed_x, x has a leading seed axis (each seed's
+  augmented set).
+  unroll is lax.scan's over the full batches (see conv_plan).
+  """
   step = functools.partial(train_step, model, tx)
-  return jax.jit(functools.partial(run_epoch, step, batch_size),
+  epoch = functools.partial(run_epoch, step, batch_size, batch_sharding,
+                            unroll)
+  return jax.jit(jax.vmap(epoch, in_axes=(0, 0 if per_seed_x else None, None,
+                                          0, None)),
                  donate_argnums=0)
+
+
+# XLA's CPU backend runs a native convolution's weight gradient ~60x slower
+# inside a while loop (a rolled lax.scan) than outside one, but outside one
+# it beats our matmul form by ~30% (benchmark: 61% vs 45% of the matmul
+# peak). So on CPU, epochs of up to MAX_CPU_UNROLL steps are unrolled and use
+# native convolutions; longer ones stay rolled (compile time grows with the
+# unrolled length) and use the matmul form. Other backends keep native
+# convolutions in a rolled loop.
+MAX_CPU_UNROLL = 4
+
+
+def conv_plan(conv_impl, steps, platform=None, seeds_sharded=False):
+  """(convolution implementation, lax.scan unroll) for an epoch of `steps`
+  full batches (a last partial batch runs outside the loop).
+
+  With seeds sharded over devices, 'auto' takes the matmul form: XLA's
+  partitioning of vmapped native convolutions gave wrong gradients on CPU
+  (jaxlib 0.10.2; tests/test_parallel.py catches it).
+  """
+  platform = platform or jax.default_backend()
+  if conv_impl == 'auto' and seeds_sharded:
+    conv_impl = 'matmul'
+  if conv_impl == 'auto':
+    if platform != 'cpu':
+      return 'xla', 1
+    conv_impl = 'xla' if steps <= MAX_CPU_UNROLL else 'matmul'
+  # True: straight-line steps, no loop (see run_epoch).
+  unroll = True if (platform == 'cpu' and conv_impl == 'xla'
+                    and steps <= MAX_CPU_UNROLL) else 1
+  return conv_impl, unroll
+
+
+def init_states(model, tx, keys, init_args):
+  """One TrainState per key, stacked on a leading seed axis;
+  `init_args(key)` gives the model's init arguments after the key."""
+  # Jitted: run op by op, initialisation compiles every primitive on its own
+  # (seconds per stage on a GPU).
+  return jax.jit(jax.vmap(
+      lambda k: init_state(model, tx, k, *init_args(k))))(keys)
 
 
 # --- Evaluation --------------------------------------------------------------
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _classifier_logits(model, variables, x):
-  return model.apply(variables, x, train=False)
+def _classifier_predictions(model, states, x):
+  def one(state):
+    variables = {'params': state.params, 'batch_stats': state.batch_stats}
+    return jnp.argmax(model.apply(variables, x, train=False), -1)
+  return jax.vmap(one)(states)
 
 
-def predict(model, state, x, batch_size=512):
-  """Class predictions for x (numpy or device array), batched, one shape."""
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+def predict(model, states, x, batch_size=512):
+  """Class predictions (seeds, n) of each seed's model, batched, one shape."""
   n = x.shape[0]
   batch_size = min(batch_size, n)
   padded = steps_per_epoch(n, batch_size) * batch_size
   x = jnp.concatenate([jnp.asarray(x),
                        jnp.zeros((padded - n,) + x.shape[1:], x.dtype)])
-  preds = [jnp.argmax(_classifier_logits(model, variables,
-                                         x[i:i + batch_size]), -1)
+  preds = [_classifier_predictions(model, states, x[i:i + batch_size])
            for i in range(0, padded, batch_size)]
-  return np.asarray(jnp.concatenate(preds)[:n])
+  return np.asarray(jnp.concatenate(preds, axis=1)[:, :n])
 
 
 # --- The epoch loop ----------------------------------------------------------
 
 
-def fit(epoch_fn, state, x, y, key, num_epochs, *, desc, learning_rate,
+def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
         on_epoch=None, evaluate=None, eval_every=0, progress=True):
-  """Runs `num_epochs` epochs; returns the final state.
+  """Runs `num_epochs` epochs of K seeds' states; returns the final states.
 
   Epoch e's metrics are read back while epoch e+1 runs, so the host never
   stalls the device to draw the progress bar. `on_epoch(record)` receives
-  one dict per epoch; `evaluate(state)` (a dict of test metrics) runs every
-  `eval_every` epochs and is only logged, never used to pick a model.
+  one dict per seed and epoch; `evaluate(states)` (a dict of per-seed test
+  metrics) runs every `eval_every` epochs and is only logged, never used to
+  pick a model.
   """
   from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
 
-  x, y = jnp.asarray(x), jnp.asarray(y)
   bar = tqdm.tqdm(total=num_epochs, desc=desc, unit='epoch',
                   disable=not progress, dynamic_ncols=True)
+  x, y = (a if isinstance(a, jax.Array) else jnp.asarray(a) for a in (x, y))
+  num_examples = x.shape[-2]
+  start = time.perf_counter()
   pending = None
 
-  def record(epoch, metrics, lr, extra):
-    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  def record(epoch, metrics, extra):
+    metrics, extra = jax.device_get((metrics, extra))
+    lr = learning_rate * metrics.pop('learning_rate_scale')
     if 'correct' in metrics:
-      metrics['train_accuracy'] = metrics.pop('correct') / x.shape[0]
-    row = dict(epoch=epoch + 1, **metrics, learning_rate=float(lr), **extra)
-    bar.set_postfix(loss=f'{metrics["loss"]:.4g}', refresh=False)
+      metrics['train_accuracy'] = metrics.pop('correct') / num_examples
+    elapsed = time.perf_counter() - start  # the first epoch's includes compiling
+    bar.set_postfix(loss=f'{np.mean(metrics["loss"]):.4g}', refresh=False)
     bar.update(1)
-    if on_epoch is not None:
+    if on_epoch is None:
+      return
+    for seed in range(len(lr)):
+      row = dict(epoch=epoch + 1, seed_index=seed,
+                 **{k: float(v[seed]) for k, v in metrics.items()},
+                 learning_rate=float(lr[seed]),
+                 **{k: float(v[seed]) for k, v in extra.items()},
+                 elapsed_s=round(elapsed, 4))
       on_epoch(row)
 
   for epoch in range(num_epochs):
-    state, metrics = epoch_fn(state, x, y, jax.random.fold_in(key, epoch))
-    lr = current_learning_rate(state.opt_state, learning_rate)
+    states, metrics = epoch_fn(states, x, y, keys, epoch)
     extra = {}
     if evaluate is not None and eval_every and (epoch + 1) % eval_every == 0:
-      extra = evaluate(state)
+      extra = evaluate(states)
     if pending is not None:
       record(*pending)
-    pending = (epoch, metrics, lr, extra)
+    pending = (epoch, metrics, extra)
   if pending is not None:
     record(*pending)
   bar.close()
-  return state
+  return states

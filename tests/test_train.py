@@ -35,12 +35,22 @@ def test_vae_loss_terms_against_hand_computation():
                                                rel=1e-5)
 
 
-def test_batch_indices_cover_every_example_once_last_batch_masked():
-  indices, mask = train.batch_indices(jax.random.PRNGKey(0), 10, 4)
-  assert indices.shape == mask.shape == (3, 4)
-  valid = np.asarray(indices)[np.asarray(mask) == 1]
-  assert sorted(valid.tolist()) == list(range(10))
-  assert np.asarray(mask).sum() == 10
+def test_epoch_batches_cover_every_example_once():
+  full, last, mask = train.epoch_batches(jax.random.PRNGKey(0), 10, 4)
+  assert full.shape == (2, 4) and last.shape == (2,)
+  np.testing.assert_array_equal(mask, [1, 1])
+  assert sorted(np.concatenate([np.ravel(full), last]).tolist()) == list(
+      range(10))
+  # Data parallel over 4 devices: the remainder is padded to 4 and masked.
+  full, last, mask = train.epoch_batches(jax.random.PRNGKey(0), 10, 4, 4)
+  assert last.shape == (4,)
+  np.testing.assert_array_equal(mask, [1, 1, 0, 0])
+  assert sorted(np.concatenate([np.ravel(full), last[:2]]).tolist()) == list(
+      range(10))
+  # No remainder; a dataset smaller than a batch is one exact batch.
+  assert train.epoch_batches(jax.random.PRNGKey(0), 8, 4)[1] is None
+  full, last, _ = train.epoch_batches(jax.random.PRNGKey(0), 3, 64)
+  assert full.shape == (0, 64) and last.shape == (3,)
 
 
 def test_masked_padding_does_not_change_the_classifier_step():
@@ -67,12 +77,18 @@ def test_epoch_trains_on_the_last_partial_batch():
   tx = optax.sgd(0.1)
   x = jax.random.normal(jax.random.PRNGKey(0), (10, 16))
   y = jnp.arange(10) % 2
-  state = train.init_state(model, tx, jax.random.PRNGKey(1), x[:1])
+  keys = jax.random.split(jax.random.PRNGKey(1), 1)
+  states = train.init_states(model, tx, keys, lambda k: (x[:1],))
   epoch = train.make_epoch_fn(train.classifier_train_step, model, tx, 4)
-  state, metrics = epoch(state, x, y, jax.random.PRNGKey(2))
-  assert int(state.step) == 3  # 4 + 4 + 2, the partial batch not dropped
+  states, metrics = epoch(states, x, y, keys, 0)
+  assert int(states.step[0]) == 3  # 4 + 4 + 2, the partial batch not dropped
   # Every example was seen once: the correct count is over all 10.
-  assert 0 <= int(metrics['correct']) <= 10
+  assert 0 <= int(metrics['correct'][0]) <= 10
+
+
+def test_epoch_batch_size():
+  assert train.epoch_batch_size(64) == 64
+  assert train.epoch_batch_size(50, multiple=4) == 52
 
 
 def test_training_is_deterministic_per_seed_and_lowers_the_loss():
@@ -80,20 +96,30 @@ def test_training_is_deterministic_per_seed_and_lowers_the_loss():
   x = np.random.RandomState(0).randn(20, 6).astype(np.float32)
   y = np.arange(20) % 2
   tx = train.create_optimizer(1e-2, train.steps_per_epoch(20, 8))
-  def run(seed):
-    key = jax.random.PRNGKey(seed)
-    state = train.init_state(vae, tx, key, x[:1], key)
+  def run(*seeds):
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    states = train.init_states(vae, tx, keys, lambda k: (x[:1], k))
     epoch = train.make_epoch_fn(train.vae_train_step, vae, tx, 8)
-    losses = []
-    state = train.fit(epoch, state, x, y, key, 30, desc='t',
-                      learning_rate=1e-2, progress=False,
-                      on_epoch=lambda r: losses.append(r['loss']))
-    return state, losses
-  (a, losses_a), (b, losses_b), (c, _) = run(0), run(0), run(1)
+    losses = {}
+    states = train.fit(
+        epoch, states, x, y, keys, 30, desc='t', learning_rate=1e-2,
+        progress=False, on_epoch=lambda r: losses.setdefault(
+            seeds[r['seed_index']], []).append(r['loss']))
+    return states, losses
+  (a, losses_a), (b, losses_b) = run(0), run(0)
   jax.tree_util.tree_map(np.testing.assert_array_equal, a.params, b.params)
-  assert losses_a == losses_b and len(losses_a) == 30
-  assert losses_a[-1] < losses_a[0]
-  assert not np.allclose(a.params['head']['kernel'], c.params['head']['kernel'])
+  assert losses_a == losses_b and len(losses_a[0]) == 30
+  assert losses_a[0][-1] < losses_a[0][0]
+  # Two seeds in one vmapped program: each is the run of its seed alone.
+  (both, losses_both), (c, losses_c) = run(0, 1), run(1)
+  assert not np.allclose(both.params['head']['kernel'][0],
+                         both.params['head']['kernel'][1])
+  for i, alone in ((0, a), (1, c)):
+    jax.tree_util.tree_map(
+        lambda p, q: np.testing.assert_allclose(p[i], q[0], rtol=1e-4,
+                                                atol=1e-5),
+        both.params, alone.params)
+  np.testing.assert_allclose(losses_both[1], losses_c[1], rtol=1e-4)
 
 
 def test_reduce_on_plateau_lowers_the_learning_rate():
@@ -103,17 +129,45 @@ def test_reduce_on_plateau_lowers_the_learning_rate():
   state = tx.init(params)
   for _ in range(10):  # a constant loss never improves
     _, state = tx.update({'w': jnp.ones(())}, state, params, value=1.0)
-  assert float(train.current_learning_rate(state, 0.1)) < 0.1
-  assert float(train.current_learning_rate(
-      optax.adam(0.1).init(params), 0.1)) == pytest.approx(0.1)
+  assert float(train.learning_rate_scale(state)) < 1
+  assert float(train.learning_rate_scale(optax.adam(0.1).init(params))) == 1
 
 
 def test_predict_batches_and_pads():
   model = models.create_classifier('resnet_tiny', 3)
   x = jax.random.normal(jax.random.PRNGKey(0), (7, 16))
-  state = train.init_state(model, optax.adam(1e-3), jax.random.PRNGKey(1),
-                           x[:1])
-  full = train.predict(model, state, x, batch_size=100)
-  batched = train.predict(model, state, x, batch_size=3)
-  assert full.shape == (7,)
+  states = train.init_states(model, optax.adam(1e-3),
+                             jax.random.split(jax.random.PRNGKey(1), 2),
+                             lambda k: (x[:1],))
+  full = train.predict(model, states, x, batch_size=100)
+  batched = train.predict(model, states, x, batch_size=3)
+  assert full.shape == (2, 7)
   np.testing.assert_array_equal(full, batched)
+
+
+def test_conv_plan():
+  assert train.conv_plan('auto', 2, 'cpu') == ('xla', True)  # unrolled
+  assert train.conv_plan('auto', 50, 'cpu') == ('matmul', 1)
+  assert train.conv_plan('auto', 50, 'gpu') == ('xla', 1)
+  assert train.conv_plan('matmul', 2, 'cpu') == ('matmul', 1)
+  assert train.conv_plan('xla', 50, 'cpu') == ('xla', 1)
+  assert train.conv_plan('auto', 2, 'cpu', seeds_sharded=True) == ('matmul', 1)
+
+
+@pytest.mark.parametrize('conv_impl, unroll', [('matmul', 1), ('xla', True)])
+def test_unrolled_native_epoch_matches_rolled_matmul_epoch(conv_impl, unroll):
+  model = models.create_classifier('resnet_tiny', 2, conv_impl)
+  reference = models.create_classifier('resnet_tiny', 2, 'matmul')
+  tx = optax.sgd(0.1)  # Adam's first steps would amplify rounding to +-lr
+  x = jax.random.normal(jax.random.PRNGKey(0), (10, 16))
+  y = jnp.arange(10) % 2
+  keys = jax.random.split(jax.random.PRNGKey(1), 1)
+  results = []
+  for m, u in ((model, unroll), (reference, 1)):
+    states = train.init_states(m, tx, keys, lambda k: (x[:1],))
+    epoch = train.make_epoch_fn(train.classifier_train_step, m, tx, 4,
+                                unroll=u)
+    results.append(epoch(states, x, y, keys, 0)[0].params)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+      *results)

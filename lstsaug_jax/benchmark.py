@@ -1,0 +1,228 @@
+"""Speed against the hardware: `python -m lstsaug_jax.benchmark --json=PATH`.
+
+Prints, for the VAE and both ResNets, the training-step time (median after
+warm-up), series per second, FLOPs per step from XLA's cost analysis,
+achieved GFLOP/s and its ratio to a float32 matmul peak measured in the same
+run on the same device; compile times; seeds scaling (time per seed); and
+the default GunPoint pipeline end to end. Flags select a subset.
+"""
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lstsaug_jax import models
+from lstsaug_jax import train
+
+_MODELS = flags.DEFINE_list('models', ['vae', 'resnet_lstsaug', 'resnet_wang'],
+                            'Models to time.')
+_LENGTHS = flags.DEFINE_list('lengths', ['150', '398'], 'Series lengths.')
+_BATCH = flags.DEFINE_integer('batch_size', 64, 'Batch size.')
+_REPEATS = flags.DEFINE_integer('repeats', 10, 'Timed repeats (median).')
+_SEEDS = flags.DEFINE_list('seeds', ['1', '2', '4', '8'],
+                           'Seed counts for the scaling table ([] to skip).')
+_SEEDS_MODEL = flags.DEFINE_string('seeds_model', 'resnet_lstsaug',
+                                   'Model of the seeds scaling table.')
+_SEEDS_LENGTH = flags.DEFINE_integer('seeds_length', 150,
+                                     'Length of the seeds scaling table.')
+_E2E = flags.DEFINE_list('end_to_end_seeds', ['1'],
+                         'Run the GunPoint default pipeline with these '
+                         'num_seeds values ([] to skip).')
+_E2E_EPOCHS = flags.DEFINE_integer('end_to_end_epochs', 400,
+                                   'Epochs of the end-to-end run.')
+_DATA_DIR = flags.DEFINE_string('data_dir', '../shared/data',
+                                'Folder holding UCRArchive_2018/GunPoint.')
+_MATMUL_N = flags.DEFINE_integer('matmul_n', 0,
+                                 'Matmul size for the peak (0: by device).')
+_CONV_IMPL = flags.DEFINE_enum('conv_impl', 'auto', ['auto', 'matmul', 'xla'],
+                               'ResNet convolutions (config.classifier.'
+                               'conv_impl).')
+_JSON = flags.DEFINE_string('json', None, 'Write every figure here.')
+
+
+def median_time(fn, repeats):
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def cost_flops(fn, *args):
+  """XLA's FLOP count of fn(*args), from the program compiled for the CPU.
+
+  A GPU backend turns convolutions and dots into library calls that its
+  cost analysis does not count, so every device is credited with the FLOPs
+  XLA:CPU counts for the same program.
+  """
+  cpu = jax.devices('cpu')[0]
+  compiled = jax.jit(fn).lower(*jax.device_put(args, cpu)).compile()
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0]
+  return float(cost.get('flops', float('nan'))) if cost else float('nan')
+
+
+def matmul_peak(n, repeats):
+  """float32 GFLOP/s of an n x n matmul, XLA's own count of its FLOPs."""
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+  compiled = jax.jit(jnp.matmul).lower(a, b).compile()
+  jax.block_until_ready(compiled(a, b))
+  t = median_time(lambda: compiled(a, b), repeats)
+  flops = cost_flops(jnp.matmul, a, b)
+  return dict(n=n, seconds=t, flops=flops, gflops=flops / t / 1e9)
+
+
+def make_step(model_name, length, batch, num_seeds=1):
+  """A compiled one-step epoch (the training data is one batch) of K seeds."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (batch, length))
+  y = jnp.arange(batch) % 2
+  keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
+  if model_name == 'vae':
+    model = models.VAE(series_length=length, num_classes=2)
+    tx = train.create_optimizer(1e-3, 1, 0.1, 150)
+    states = train.init_states(model, tx, keys, lambda k: (x[:1], k))
+    step = train.vae_train_step
+    unroll = 1
+  else:
+    conv_impl, unroll = train.conv_plan(_CONV_IMPL.value, 1)
+    model = models.create_classifier(model_name, 2, conv_impl)
+    tx = train.create_optimizer(1e-4, 1)
+    states = train.init_states(model, tx, keys, lambda k: (x[:1],))
+    step = train.classifier_train_step
+  epoch = train.make_epoch_fn(step, model, tx, batch, unroll=unroll)
+  start = time.perf_counter()
+  compiled = epoch.lower(states, x, y, keys, 0).compile()
+  compile_s = time.perf_counter() - start
+  flops = cost_flops(lambda *a: epoch(*a), states, x, y, keys, 0)
+  box = [states]
+
+  def run():
+    box[0], metrics = compiled(box[0], x, y, keys, 0)
+    return metrics
+  run()
+  return run, flops, compile_s
+
+
+def step_table(peak):
+  rows = []
+  for model_name in _MODELS.value:
+    for length in (int(l) for l in _LENGTHS.value):
+      run, flops, compile_s = make_step(model_name, length, _BATCH.value)
+      t = median_time(run, _REPEATS.value)
+      rows.append(dict(model=model_name, length=length, batch=_BATCH.value,
+                       step_s=t, series_per_s=_BATCH.value / t,
+                       flops_per_step=flops, gflops=flops / t / 1e9,
+                       peak_fraction=flops / t / 1e9 / peak['gflops'],
+                       compile_s=compile_s))
+      r = rows[-1]
+      print(f'{model_name:<15} L={length:<4} step {t * 1e3:8.1f} ms  '
+            f'{r["series_per_s"]:8.0f} series/s  {flops / 1e9:7.2f} GFLOP  '
+            f'{r["gflops"]:7.1f} GFLOP/s  {100 * r["peak_fraction"]:5.1f}% of '
+            f'peak  compile {compile_s:5.1f} s', flush=True)
+  return rows
+
+
+def seeds_table():
+  rows = []
+  for k in (int(s) for s in _SEEDS.value):
+    run, _, compile_s = make_step(_SEEDS_MODEL.value, _SEEDS_LENGTH.value,
+                                  _BATCH.value, num_seeds=k)
+    t = median_time(run, max(3, _REPEATS.value // 2))
+    rows.append(dict(num_seeds=k, step_s=t, per_seed_s=t / k,
+                     compile_s=compile_s))
+    print(f'seeds K={k:<2} {_SEEDS_MODEL.value} L={_SEEDS_LENGTH.value}: '
+          f'step {t * 1e3:8.1f} ms, {t / k * 1e3:8.1f} ms per seed '
+          f'(x{t / k / rows[0]["per_seed_s"]:.2f} of K=1)', flush=True)
+  return rows
+
+
+def end_to_end(num_seeds):
+  """The default GunPoint pipeline, in a fresh process (its own peak RSS)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    cmd = [sys.executable, '-m', 'lstsaug_jax.main',
+           '--config=configs/gunpoint.py', f'--config.data_dir={_DATA_DIR.value}',
+           '--config.baseline=True', '--config.test_augment=True',
+           f'--config.num_epochs={_E2E_EPOCHS.value}',
+           f'--config.num_seeds={num_seeds}', '--config.progress=False',
+           f'--config.results_dir={tmp}', f'--config.model_dir={tmp}']
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+      raise RuntimeError(f'end-to-end run failed:\n{proc.stderr[-2000:]}')
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    results_file = [os.path.join(d, f) for d, _, fs in os.walk(tmp)
+                    for f in fs if f == 'results.json'][0]
+    with open(results_file) as f:
+      results = json.load(f)
+    with open(os.path.join(os.path.dirname(results_file),
+                           'metrics.jsonl')) as f:
+      rows = [json.loads(line) for line in f]
+  epochs = {}
+  for stage in results['wall_time_s']:
+    elapsed = [r['elapsed_s'] for r in rows
+               if r['stage'] == stage and r['seed_index'] == 0]
+    # The first epoch includes compiling; the rest is the steady state.
+    epochs[stage] = dict(
+        first_epoch_s=elapsed[0],
+        epoch_ms=1e3 * (elapsed[-1] - elapsed[0]) / max(len(elapsed) - 1, 1))
+  row = dict(num_seeds=num_seeds, epochs=_E2E_EPOCHS.value, wall_s=wall,
+             stages_s=results['wall_time_s'], stage_epochs=epochs,
+             peak_rss_mb=max(rss, before) / 1024,
+             baseline_accuracy=results['baseline_accuracy'],
+             augmented_accuracy=results['augmented_accuracy'],
+             command=' '.join(cmd[1:]))
+  stages = ', '.join(
+      f'{k} {v:.1f} s [first epoch {epochs[k]["first_epoch_s"]:.1f} s, then '
+      f'{epochs[k]["epoch_ms"]:.1f} ms/epoch]'
+      for k, v in row['stages_s'].items())
+  print(f'GunPoint end to end, K={num_seeds}: {wall:.1f} s wall ({stages}); '
+        f'peak RSS {row["peak_rss_mb"]:.0f} MB; accuracy baseline '
+        f'{row["baseline_accuracy"]:.4f}, augmented '
+        f'{row["augmented_accuracy"]:.4f}', flush=True)
+  return row
+
+
+def main(argv):
+  del argv
+  device = jax.devices()[0]
+  n = _MATMUL_N.value or (2048 if device.platform == 'cpu' else 8192)
+  report = dict(device=str(device.device_kind), platform=device.platform,
+                devices=jax.device_count(), jax=jax.__version__,
+                host=platform.node(), cpus=os.cpu_count())
+  print(f'device: {report["device"]} ({report["platform"]}, '
+        f'{report["devices"]} devices), jax {jax.__version__}', flush=True)
+  peak = matmul_peak(n, _REPEATS.value)
+  report['matmul_peak'] = peak
+  print(f'float32 matmul {n}x{n}: {peak["gflops"]:.1f} GFLOP/s (peak '
+        'reference)', flush=True)
+  report['steps'] = step_table(peak)
+  report['seeds'] = seeds_table() if _SEEDS.value else []
+  report['end_to_end'] = [end_to_end(int(k)) for k in _E2E.value]
+  report['peak_rss_mb'] = resource.getrusage(
+      resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(f'benchmark process peak RSS {report["peak_rss_mb"]:.0f} MB')
+  if _JSON.value:
+    with open(_JSON.value, 'w') as f:
+      json.dump(report, f, indent=2)
+    print(f'wrote {_JSON.value}')
+
+
+if __name__ == '__main__':
+  app.run(main)

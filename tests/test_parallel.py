@@ -1,0 +1,64 @@
+"""Many devices on a CPU: XLA's forced host device count, in a subprocess
+(the device count is fixed when JAX starts)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import ROOT, SHARED_DATA
+
+SCRIPT = r'''
+import json, sys
+import jax
+from configs import tiny
+from lstsaug_jax import pipeline
+
+assert jax.device_count() == 4, jax.devices()
+out = {}
+for name, seeds, devices in [('one_device', 1, 1), ('data_parallel', 1, 4),
+                             ('seeds_one_device', 4, 1),
+                             ('seeds_sharded', 4, 4)]:
+  config = tiny.get_config()
+  config.data_dir = sys.argv[1]
+  config.results_dir = sys.argv[2] + '/results'
+  config.model_dir = sys.argv[2] + '/' + name
+  config.num_epochs = 3
+  config.baseline = True
+  config.test_augment = True
+  config.num_seeds = seeds
+  config.num_devices = devices
+  results = pipeline.run(config)
+  with open(results['run_dir'] + '/metrics.jsonl') as f:
+    losses = [json.loads(l)['loss'] for l in f]
+  out[name] = dict(devices=results['devices'], losses=losses,
+                   baseline=results['baseline_accuracy_per_seed'],
+                   augmented=results['augmented_accuracy_per_seed'])
+print('RESULT' + json.dumps(out))
+'''
+
+
+def test_sharded_runs_match_single_device(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-c', SCRIPT, SHARED_DATA, str(tmp_path)], cwd=ROOT,
+      capture_output=True, text=True, timeout=900,
+      env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+           'PATH': '/usr/bin:/bin', 'PYTHONPATH': ROOT})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')][0]
+  runs = json.loads(line[len('RESULT'):])
+  assert runs['one_device']['devices'] == 1
+  assert runs['data_parallel']['devices'] == 4
+  assert 'sharding the batches' in proc.stdout
+  assert 'sharding the seeds' in proc.stdout
+  for single, sharded in (('one_device', 'data_parallel'),
+                          ('seeds_one_device', 'seeds_sharded')):
+    a, b = runs[single], runs[sharded]
+    assert len(a['losses']) == len(b['losses'])
+    np.testing.assert_allclose(a['losses'], b['losses'], rtol=2e-3)
+    np.testing.assert_allclose(a['baseline'], b['baseline'], atol=0.02)
+    np.testing.assert_allclose(a['augmented'], b['augmented'], atol=0.02)
+  # Four seeds: seed 42's run is the one-seed run.
+  np.testing.assert_allclose(runs['seeds_one_device']['baseline'][0],
+                             runs['one_device']['baseline'][0], atol=0.02)

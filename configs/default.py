@@ -68,7 +68,12 @@ def get_config():
   # program; results report mean, std and per-seed values.
   config.num_seeds = 1
   config.num_devices = 0  # 0: all devices; seeds or batches are sharded
-  config.distributed = False  # jax.distributed.initialize() (multi-host)
+  # Multi-host: jax.distributed.initialize() before anything else. Empty / 0
+  # / -1 leave a field to JAX's auto-detection (SLURM, Open MPI, TPU pods).
+  config.distributed = False
+  config.coordinator_address = ''
+  config.num_processes = 0
+  config.process_id = -1
   config.compilation_cache_dir = ''  # persistent XLA cache ('' : off)
 
   config.vae = ml_collections.ConfigDict()

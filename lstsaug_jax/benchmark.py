@@ -160,13 +160,11 @@ def end_to_end(num_seeds):
            f'--config.num_seeds={num_seeds}', '--config.progress=False',
            f'--config.results_dir={tmp}', f'--config.model_dir={tmp}']
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode:
       raise RuntimeError(f'end-to-end run failed:\n{proc.stderr[-2000:]}')
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     results_file = [os.path.join(d, f) for d, _, fs in os.walk(tmp)
                     for f in fs if f == 'results.json'][0]
     with open(results_file) as f:
@@ -184,7 +182,9 @@ def end_to_end(num_seeds):
         epoch_ms=1e3 * (elapsed[-1] - elapsed[0]) / max(len(elapsed) - 1, 1))
   row = dict(num_seeds=num_seeds, epochs=_E2E_EPOCHS.value, wall_s=wall,
              stages_s=results['wall_time_s'], stage_epochs=epochs,
-             peak_rss_mb=max(rss, before) / 1024,
+             # The run's own count: a forked child's ru_maxrss includes
+             # the parent's pages from before exec.
+             peak_rss_mb=results['peak_host_memory_mb'],
              baseline_accuracy=results['baseline_accuracy'],
              augmented_accuracy=results['augmented_accuracy'],
              command=' '.join(cmd[1:]))

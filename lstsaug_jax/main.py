@@ -24,12 +24,15 @@ def main(argv):
   if not flags.FLAGS['verbosity'].present:
     # Orbax logs every file it writes at INFO; -v 0 brings that back.
     logging.set_verbosity(logging.WARNING)
-  if _CONFIG.value.distributed:
-    # Multi-host: each process is started with the coordinator address,
-    # process count and id (flags or environment; see README).
-    jax.distributed.initialize()
+  config = _CONFIG.value
+  if config.distributed:
+    # Multi-host (README "Many devices, many hosts").
+    jax.distributed.initialize(
+        coordinator_address=config.coordinator_address or None,
+        num_processes=config.num_processes or None,
+        process_id=config.process_id if config.process_id >= 0 else None)
   try:
-    pipeline.run(_CONFIG.value)
+    pipeline.run(config)
   except (data.DataError, checkpoint.CheckpointError, ValueError,
           RuntimeError) as e:
     raise SystemExit(f'error: {e}') from None

@@ -1,6 +1,7 @@
 """The LSTSAUG pipeline: VAE, latent augmentation, baseline vs augmented."""
 
 import os
+import resource
 import time
 
 import jax
@@ -226,6 +227,8 @@ def run(config):
   finally:
     logger.close()
 
+  results['peak_host_memory_mb'] = (
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
   reporting.write_json(os.path.join(run_dir, 'results.json'), results)
   print(reporting.format_table(results))
   print(f'Results written to {run_dir}')

@@ -3,7 +3,8 @@
 Training state is an explicit pytree passed into and returned from jitted
 functions. A whole epoch (shuffle and every batch) is one compiled call: the
 training set stays on the device, batches are gathered inside a `lax.scan`,
-and the last partial batch is padded and masked so every epoch has one shape.
+and the last partial batch follows at its own static shape, so each stage
+compiles once and trains on every example without computing on padding.
 """
 
 import functools

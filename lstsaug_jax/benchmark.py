@@ -60,19 +60,25 @@ def median_time(fn, repeats):
   return float(np.median(times))
 
 
-def cost_flops(fn, *args):
-  """XLA's FLOP count of fn(*args), from the program compiled for the CPU.
-
-  A GPU backend turns convolutions and dots into library calls that its
-  cost analysis does not count, so every device is credited with the FLOPs
-  XLA:CPU counts for the same program.
-  """
-  cpu = jax.devices('cpu')[0]
-  compiled = jax.jit(fn).lower(*jax.device_put(args, cpu)).compile()
+def compiled_flops(compiled):
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
   return float(cost.get('flops', float('nan'))) if cost else float('nan')
+
+
+def cost_flops(fn, *args, compiled=None):
+  """XLA's FLOP count of fn(*args), from the program compiled for the CPU.
+
+  A GPU backend turns convolutions and dots into library calls that its
+  cost analysis does not count, so every device is credited with the FLOPs
+  XLA:CPU counts for the same program (on a CPU, `compiled` is that program).
+  """
+  if compiled is not None and jax.default_backend() == 'cpu':
+    return compiled_flops(compiled)
+  cpu = jax.devices('cpu')[0]
+  return compiled_flops(
+      jax.jit(fn).lower(*jax.device_put(args, cpu)).compile())
 
 
 def matmul_peak(n, repeats):
@@ -82,7 +88,7 @@ def matmul_peak(n, repeats):
   compiled = jax.jit(jnp.matmul).lower(a, b).compile()
   jax.block_until_ready(compiled(a, b))
   t = median_time(lambda: compiled(a, b), repeats)
-  flops = cost_flops(jnp.matmul, a, b)
+  flops = cost_flops(jnp.matmul, a, b, compiled=compiled)
   return dict(n=n, seconds=t, flops=flops, gflops=flops / t / 1e9)
 
 
@@ -107,7 +113,8 @@ def make_step(model_name, length, batch, num_seeds=1):
   start = time.perf_counter()
   compiled = epoch.lower(states, x, y, keys, 0).compile()
   compile_s = time.perf_counter() - start
-  flops = cost_flops(lambda *a: epoch(*a), states, x, y, keys, 0)
+  flops = cost_flops(lambda *a: epoch(*a), states, x, y, keys, 0,
+                     compiled=compiled)
   box = [states]
 
   def run():

@@ -8,6 +8,7 @@ Inspect one: `python -m lstsaug_jax.data --data_dir=DIR --dataset=NAME`.
 import dataclasses
 import difflib
 import os
+import re
 import sys
 import urllib.error
 
@@ -19,6 +20,7 @@ from lstsaug_jax import synthetic
 from lstsaug_jax.formats import DataError
 
 SPLIT_FORMATS = ('.tsv', '.ts', '.txt', '.csv')
+DATASET_NAME = re.compile(r'^[A-Za-z0-9_\-]+$')
 SYNTHETIC_PREFIX = 'synthetic:'
 
 
@@ -262,7 +264,7 @@ def load_dataset(data_dir, name, options=Options()):
     source = f'{name} (seed {options.synthetic_seed})'
     return prepare(name, (x_train, names[y_train]), (x_test, names[y_test]),
                    (source, source), options)
-  if not formats.ARCHIVE_NAME.match(name):
+  if not DATASET_NAME.match(name):
     raise DataError(f'{name!r} is not a dataset name: use letters, digits, '
                     '"_" and "-" only (the name of its files).')
   found = read_local(data_dir, name)

@@ -3,7 +3,6 @@
 
 import io
 import os
-import re
 
 import numpy as np
 import pandas as pd
@@ -13,21 +12,28 @@ class DataError(ValueError):
   """Bad or missing input data; the message says what is wrong and the fix."""
 
 
+def _first_non_number(frame):
+  """(row, column label, cell) of the first non-numeric cell, or None."""
+  for c in frame:
+    if not pd.api.types.is_numeric_dtype(frame[c]):
+      column = frame[c]
+      bad = pd.to_numeric(column, errors='coerce').isna() & column.notna()
+      row = int(np.flatnonzero(bad.to_numpy())[0])
+      return row, c, column.iat[row]
+  return None
+
+
 def _frame_to_arrays(path, frame):
   if frame.shape[1] < 2:
     raise DataError(f'{path} has a single column: expected the class label '
                     'then the values on each line.')
   values = frame.iloc[:, 1:]
-  not_numeric = [c for c in values
-                 if not pd.api.types.is_numeric_dtype(values[c])]
-  if not_numeric:
-    column = values[not_numeric[0]]
-    bad = pd.to_numeric(column, errors='coerce').isna() & column.notna()
-    row = int(np.flatnonzero(bad.to_numpy())[0])
+  bad = _first_non_number(values)
+  if bad:
+    row, column, cell = bad
     raise DataError(
-        f'{path}, line {row + 1}, column {not_numeric[0] + 1}: '
-        f'{column.iat[row]!r} is not a number. Series values must be numeric '
-        '(NaN for missing values).')
+        f'{path}, line {row + 1}, column {column + 1}: {cell!r} is not a '
+        'number. Series values must be numeric (NaN for missing values).')
   labels = frame.iloc[:, 0].astype(str).str.strip().to_numpy()
   return values.to_numpy(np.float32), labels
 
@@ -112,13 +118,11 @@ def read_ts(path):
   # Pad unequal lengths with trailing NaN, as the tsv archive does.
   text = '\n'.join(s + ',NaN' * (width - n) for s, n in zip(series, lengths))
   frame = pd.read_csv(io.StringIO(text), header=None)
-  bad_columns = [c for c in frame if not pd.api.types.is_numeric_dtype(frame[c])]
-  if bad_columns:
-    column = frame[bad_columns[0]]
-    bad = pd.to_numeric(column, errors='coerce').isna() & column.notna()
-    row = int(np.flatnonzero(bad.to_numpy())[0])
-    raise DataError(f'{path}, line {line_numbers[row]}: {column.iat[row]!r} '
-                    'is not a number.')
+  bad = _first_non_number(frame)
+  if bad:
+    row, _, cell = bad
+    raise DataError(f'{path}, line {line_numbers[row]}: {cell!r} is not a '
+                    'number.')
   return frame.to_numpy(np.float32), np.array(labels)
 
 
@@ -170,5 +174,3 @@ def write_tsv(path, values, labels):
   frame.to_csv(path, sep='\t', header=False, index=False, na_rep='NaN',
                float_format='%.8g')
 
-
-ARCHIVE_NAME = re.compile(r'^[A-Za-z0-9_\-]+$')

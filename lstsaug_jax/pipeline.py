@@ -41,9 +41,9 @@ def validate_config(config):
   if config.classifier.arch not in models.CLASSIFIERS:
     problems.append(f'classifier.arch={config.classifier.arch!r} is not one '
                     f'of {sorted(models.CLASSIFIERS)}')
-  if config.classifier.conv_impl not in ('auto', 'matmul', 'xla'):
+  if config.classifier.conv_impl not in train.CONV_IMPLS:
     problems.append(f'classifier.conv_impl={config.classifier.conv_impl!r} '
-                    "is not one of 'auto', 'matmul', 'xla'")
+                    f'is not one of {train.CONV_IMPLS}')
   if problems:
     raise ValueError('Invalid config: ' + '; '.join(problems) + '. Fix these '
                      'fields (e.g. --config.FIELD=VALUE) and run again.')

@@ -224,6 +224,7 @@ def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
 # unrolled length) and use the matmul form. Other backends keep native
 # convolutions in a rolled loop.
 MAX_CPU_UNROLL = 4
+CONV_IMPLS = ('auto', 'matmul', 'xla')
 
 
 def conv_plan(conv_impl, steps, platform=None, seeds_sharded=False):

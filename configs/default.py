@@ -29,6 +29,11 @@ def get_config():
   config.synthetic_train_size = 30
   config.synthetic_test_size = 900
   config.synthetic_seed = 0
+  # > 0: hold out this fraction of the training set (stratified, seeded by
+  # validation_seed) and evaluate on it instead of the test set, which is
+  # then not used. For choosing settings without looking at test accuracy.
+  config.validation_fraction = 0.0
+  config.validation_seed = 0
   config.model_dir = 'checkpoints'  # trained VAEs (Orbax)
   config.results_dir = 'results'  # one sub-directory per run
   # Explicit VAE checkpoint to save to / restore from; empty: a name derived
@@ -90,11 +95,33 @@ def get_config():
   # Unset: the same as num_epochs / batch_size.
   config.classifier.num_epochs = config_dict.placeholder(int)
   config.classifier.batch_size = config_dict.placeholder(int)
+  # > 0: the batch is min(batch_size, fraction * training series), at least
+  # 1 (Fawaz et al. 2019: 0.1 with batch_size 64). 0: batch_size.
+  config.classifier.max_batch_fraction = 0.0
+  # The reported model: 'final' (last epoch) or 'min_train_loss' (the epoch
+  # with the lowest mean training loss, Fawaz et al.'s rule). Never chosen
+  # by test accuracy.
+  config.classifier.model_selection = 'final'
   # 1.0 keeps the learning rate constant (the original's classifier).
   config.classifier.plateau_factor = 1.0
   config.classifier.plateau_patience = 50
   config.classifier.min_learning_rate = 0.0
   # 'auto' (see train.conv_plan), 'matmul' (models.Conv1D) or 'xla'.
   config.classifier.conv_impl = 'auto'
+
+  # Experiment sweeps (`python -m lstsaug_jax.experiments`): every dataset x
+  # method x seed (seeds seed .. seed+num_seeds-1, trained in one program).
+  config.sweep = ml_collections.ConfigDict()
+  config.sweep.datasets = ('GunPoint',)
+  config.sweep.baseline = True  # the classifier on the originals only
+  # One augmented method per (noise, num_samples) setting.
+  config.sweep.augmentations = ((0.1, 1),)
+  # One row per finished run is appended here; a rerun skips rows present.
+  config.sweep.results_csv = 'results/experiments/sweep.csv'
+  # Write the summary (tables, statistics, plots) beside the CSV at the end.
+  config.sweep.summarize = True
+  # Published accuracies to print beside ours ('' : none), e.g.
+  # ../shared/reference/anchors_dev.csv.
+  config.sweep.anchors = ''
 
   return config

@@ -20,7 +20,8 @@ PARAMS = 'params'
 FORMAT_VERSION = 1
 # Fields that must agree between a checkpoint and the run that restores it.
 ARCHITECTURE_FIELDS = ('dataset', 'series_length', 'num_classes', 'latent_dim',
-                       'hidden_dims', 'output_activation', 'num_seeds')
+                       'hidden_dims', 'output_activation', 'num_seeds',
+                       'validation_fraction')
 
 
 class CheckpointError(ValueError):
@@ -43,7 +44,11 @@ def checkpoint_path(config):
                                       checkpoint_name(config)))
 
 
-def vae_metadata(config, series_length, num_classes, class_names):
+def vae_metadata(config, series_length, num_classes, class_names,
+                 seeds=None):
+  """seeds: the run's seeds (default: seed .. seed+num_seeds-1)."""
+  seeds = (list(seeds) if seeds is not None else
+           [int(config.seed) + k for k in range(config.num_seeds)])
   return dict(
       format_version=FORMAT_VERSION, dataset=config.dataset,
       series_length=int(series_length), num_classes=int(num_classes),
@@ -53,9 +58,10 @@ def vae_metadata(config, series_length, num_classes, class_names):
       output_activation=config.vae.output_activation,
       num_epochs=int(config.num_epochs), batch_size=int(config.batch_size),
       learning_rate=float(config.learning_rate),
-      num_seeds=int(config.num_seeds),
-      seeds=[int(config.seed) + k for k in range(config.num_seeds)],
-      znormalise=bool(config.znormalise))
+      num_seeds=len(seeds), seeds=[int(s) for s in seeds],
+      znormalise=bool(config.znormalise),
+      # A VAE trained on a validation split saw fewer series.
+      validation_fraction=float(config.validation_fraction))
 
 
 def save_vae(path, params, metadata):

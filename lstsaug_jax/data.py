@@ -66,6 +66,10 @@ class Options:
   synthetic_train_size: int = 30
   synthetic_test_size: int = 900
   synthetic_seed: int = 0
+  # > 0: evaluate on a stratified held-out part of the training set instead
+  # of the test set (for tuning; see validation_split).
+  validation_fraction: float = 0.0
+  validation_seed: int = 0
   progress: bool = True
 
 
@@ -247,11 +251,39 @@ def prepare(name, train, test, paths, options):
                  provenance)
 
 
+def validation_split(dataset, fraction, seed):
+  """The training set split in two, stratified by class: a `fraction` of
+  each class (at least one series of each class that has two or more) is
+  held out and takes the place of the test set, which is dropped. Tuning on
+  it never looks at test accuracy."""
+  if not 0.0 < fraction < 1.0:
+    raise DataError(f'validation_fraction={fraction} must be in (0, 1), or '
+                    '0 to evaluate on the test set.')
+  rng = np.random.RandomState(seed)
+  held_out = []
+  for c in range(dataset.num_classes):
+    members = rng.permutation(np.flatnonzero(dataset.y_train == c))
+    if len(members) >= 2:
+      size = int(np.floor(fraction * len(members) + 0.5))  # half up
+      held_out.extend(members[:min(len(members) - 1, max(1, size))])
+  if not held_out:
+    raise DataError(f'{dataset.name}: no class has two training series, so '
+                    'no validation split can be held out.')
+  held_out = np.sort(np.array(held_out))
+  keep = np.setdiff1d(np.arange(len(dataset.y_train)), held_out)
+  provenance = dict(dataset.provenance, evaluation=(
+      f'validation: {len(held_out)} of {len(dataset.y_train)} training series '
+      f'held out (fraction {fraction}, seed {seed}); test set not used'))
+  return dataclasses.replace(
+      dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep],
+      x_test=dataset.x_train[held_out], y_test=dataset.y_train[held_out],
+      provenance=provenance)
+
+
 # --- Entry points ------------------------------------------------------------
 
 
-def load_dataset(data_dir, name, options=Options()):
-  """A dataset by name: local files, else a download, else a clear error."""
+def _load_train_test(data_dir, name, options):
   if name.startswith(SYNTHETIC_PREFIX):
     kind = name[len(SYNTHETIC_PREFIX):]
     if kind != 'cbf':
@@ -281,6 +313,16 @@ def load_dataset(data_dir, name, options=Options()):
     found = read_local(data_dir, name)
   train, test, paths = found
   return prepare(name, train, test, paths, options)
+
+
+def load_dataset(data_dir, name, options=Options()):
+  """A dataset by name: local files, else a download, else a clear error;
+  with `validation_fraction`, its validation split (see validation_split)."""
+  dataset = _load_train_test(data_dir, name, options)
+  if options.validation_fraction:
+    dataset = validation_split(dataset, options.validation_fraction,
+                               options.validation_seed)
+  return dataset
 
 
 def load(config):

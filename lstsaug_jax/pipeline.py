@@ -41,6 +41,17 @@ def validate_config(config):
   if config.classifier.arch not in models.CLASSIFIERS:
     problems.append(f'classifier.arch={config.classifier.arch!r} is not one '
                     f'of {sorted(models.CLASSIFIERS)}')
+  if config.classifier.model_selection not in train.MODEL_SELECTIONS:
+    problems.append(
+        f'classifier.model_selection={config.classifier.model_selection!r} '
+        f'is not one of {train.MODEL_SELECTIONS}')
+  if not 0.0 <= config.classifier.max_batch_fraction <= 1.0:
+    problems.append(f'classifier.max_batch_fraction='
+                    f'{config.classifier.max_batch_fraction} must be in '
+                    '[0, 1] (0: off)')
+  if not 0.0 <= config.validation_fraction < 1.0:
+    problems.append(f'validation_fraction={config.validation_fraction} must '
+                    'be in [0, 1) (0: evaluate on the test set)')
   if config.classifier.conv_impl not in train.CONV_IMPLS:
     problems.append(f'classifier.conv_impl={config.classifier.conv_impl!r} '
                     f'is not one of {train.CONV_IMPLS}')
@@ -49,18 +60,28 @@ def validate_config(config):
                      'fields (e.g. --config.FIELD=VALUE) and run again.')
 
 
-def classifier_settings(config):
+def classifier_settings(config, num_train=None):
+  """(epochs, batch size) of the classifiers; with max_batch_fraction, the
+  batch size depends on the number of training series."""
   c = config.classifier
-  return (c.num_epochs if c.num_epochs is not None else config.num_epochs,
-          c.batch_size if c.batch_size is not None else config.batch_size)
+  num_epochs = c.num_epochs if c.num_epochs is not None else config.num_epochs
+  batch_size = c.batch_size if c.batch_size is not None else config.batch_size
+  if c.max_batch_fraction and num_train is not None:
+    batch_size = max(1, min(batch_size,
+                            int(c.max_batch_fraction * num_train)))
+  return num_epochs, batch_size
 
 
-def seed_keys(config):
-  """Per stream, a (num_seeds, 2) stack of keys. Seed k's streams are split
-  from PRNGKey(config.seed + k) exactly as a one-seed run with that seed
-  splits them, so seed k of a K-seed run reproduces that run."""
-  per_seed = [jax.random.split(jax.random.PRNGKey(config.seed + k), len(KEYS))
-              for k in range(config.num_seeds)]
+def run_seeds(config):
+  return [config.seed + k for k in range(config.num_seeds)]
+
+
+def seed_keys(seeds):
+  """Per stream, a (len(seeds), 2) stack of keys. Each seed's streams are
+  split from PRNGKey(seed) exactly as a one-seed run with that seed splits
+  them, so every seed of a many-seed run reproduces its own one-seed run."""
+  per_seed = [jax.random.split(jax.random.PRNGKey(s), len(KEYS))
+              for s in seeds]
   return {name: jnp.stack([keys[i] for keys in per_seed])
           for i, name in enumerate(KEYS)}
 
@@ -78,7 +99,7 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
       train.init_states(model, tx, init_keys, lambda k: (sample, k)))
   epoch_fn = train.make_epoch_fn(train.vae_train_step, model, tx, batch_size,
                                  batch_sharding=placement.batch_sharding)
-  states = train.fit(epoch_fn, states, *placement.shared((x, y)),
+  states, _ = train.fit(epoch_fn, states, *placement.shared((x, y)),
                      placement.per_seed(train_keys), config.num_epochs,
                      desc='VAE', learning_rate=config.learning_rate,
                      on_epoch=lambda r: logger.log('vae', r),
@@ -89,9 +110,15 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
                      stage, placement=parallel.Placement()):
   """Trains one classifier per seed on (x, y) (x with a leading seed axis
-  if x.ndim == 3); returns per-seed final test accuracies and F1 scores."""
-  num_epochs, batch_size = classifier_settings(config)
+  if x.ndim == 3).
+
+  Returns:
+    a dict: per seed, `accuracy` and `f1` on the test set of the model
+    chosen by classifier.model_selection and its `selected_epoch`; and the
+    `num_epochs` and `batch_size` trained with.
+  """
   n = x.shape[-2]
+  num_epochs, batch_size = classifier_settings(config, n)
   batch_size = train.epoch_batch_size(batch_size, placement.batch_multiple)
   c = config.classifier
   steps = train.steps_per_epoch(n, batch_size)
@@ -116,22 +143,27 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
     return dict(test_accuracy=np.array(
         [metrics.accuracy(dataset.y_test, p) for p in preds]))
 
-  states = train.fit(epoch_fn, states, x, placement.shared(y),
-                     placement.per_seed(train_keys), num_epochs, desc=stage,
-                     learning_rate=c.learning_rate,
-                     on_epoch=lambda r: logger.log(stage, r),
-                     evaluate=evaluate, eval_every=config.eval_every,
-                     progress=config.progress)
+  states, selected = train.fit(
+      epoch_fn, states, x, placement.shared(y),
+      placement.per_seed(train_keys), num_epochs, desc=stage,
+      learning_rate=c.learning_rate, on_epoch=lambda r: logger.log(stage, r),
+      evaluate=evaluate, eval_every=config.eval_every,
+      progress=config.progress, model_selection=c.model_selection)
   preds = train.predict(model, states, x_test, config.eval_batch_size)
-  return ([metrics.accuracy(dataset.y_test, p) for p in preds],
-          [metrics.weighted_f1(dataset.y_test, p) for p in preds])
+  return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
+              f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
+              selected_epoch=[int(e) for e in selected],
+              num_epochs=int(num_epochs), batch_size=int(batch_size))
 
 
-def summarise(results, prefix, accuracies, f1s):
-  for name, values in (('accuracy', accuracies), ('f1', f1s)):
+def summarise(results, prefix, scores):
+  for name in ('accuracy', 'f1'):
+    values = scores[name]
     results[f'{prefix}_{name}'] = float(np.mean(values))
     results[f'{prefix}_{name}_std'] = float(np.std(values))
     results[f'{prefix}_{name}_per_seed'] = [float(v) for v in values]
+  results[f'{prefix}_selected_epoch_per_seed'] = scores['selected_epoch']
+  results[f'{prefix}_batch_size'] = scores['batch_size']
 
 
 def run(config):
@@ -146,7 +178,7 @@ def run(config):
   meta = checkpoint.vae_metadata(config, dataset.series_length,
                                  dataset.num_classes, dataset.class_names)
   ckpt_path = checkpoint.checkpoint_path(config)
-  keys = seed_keys(config)
+  keys = seed_keys(run_seeds(config))
   if config.use_trained:
     # Fail on a missing or mismatched checkpoint before any work is done.
     sample = jnp.asarray(dataset.x_train[:1])
@@ -164,7 +196,9 @@ def run(config):
   wandb_run = reporting.start_wandb(config, run_dir) if config.wandb else None
   logger = reporting.MetricsLogger(run_dir, wandb_run)
   results = dict(dataset=config.dataset, run_dir=run_dir,
-                 seeds=[config.seed + k for k in range(config.num_seeds)],
+                 seeds=run_seeds(config),
+                 evaluated_on=('validation' if config.validation_fraction
+                               else 'test'),
                  train_size=int(dataset.x_train.shape[0]),
                  test_size=int(dataset.x_test.shape[0]),
                  series_length=int(dataset.series_length),
@@ -208,7 +242,7 @@ def run(config):
 
     if config.baseline:
       start = time.perf_counter()
-      summarise(results, 'baseline', *train_classifier(
+      summarise(results, 'baseline', train_classifier(
           config, dataset, dataset.x_train, dataset.y_train,
           keys['classifier_init'], keys['baseline_train'], logger, 'baseline',
           placement))
@@ -220,7 +254,7 @@ def run(config):
           vae, vae_params, dataset.x_train, dataset.y_train, keys['augment'],
           noise=config.noise, num_samples=config.num_samples)
       results['augmented_train_size'] = int(x_aug.shape[1])
-      summarise(results, 'augmented', *train_classifier(
+      summarise(results, 'augmented', train_classifier(
           config, dataset, x_aug, y_aug, keys['classifier_init'],
           keys['augmented_train'], logger, 'augmented', placement))
       results['wall_time_s']['augmented'] = time.perf_counter() - start

@@ -282,17 +282,47 @@ def predict(model, states, x, batch_size=512):
 
 # --- The epoch loop ----------------------------------------------------------
 
+# Which epoch's model a run reports: the last one, or (Fawaz et al. 2019's
+# rule) the one whose epoch has the lowest mean training loss. Both use the
+# training data only; test accuracy never selects a model.
+MODEL_SELECTIONS = ('final', 'min_train_loss')
+
+
+@jax.jit
+def _keep_min_loss(best, states, loss, epoch):
+  """Per seed, the variables of the lower-loss epoch of `best` and this one
+  (a NaN loss never replaces a model)."""
+  better = loss < best['loss']
+  def pick(new, old):
+    return jnp.where(better.reshape(better.shape + (1,) * (new.ndim - 1)),
+                     new, old)
+  return dict(
+      variables=jax.tree_util.tree_map(
+          pick, (states.params, states.batch_stats), best['variables']),
+      loss=jnp.where(better, loss, best['loss']),
+      epoch=jnp.where(better, epoch, best['epoch']))
+
 
 def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
-        on_epoch=None, evaluate=None, eval_every=0, progress=True):
-  """Runs `num_epochs` epochs of K seeds' states; returns the final states.
+        on_epoch=None, evaluate=None, eval_every=0, progress=True,
+        model_selection='final'):
+  """Runs `num_epochs` epochs of K seeds' states.
 
   Epoch e's metrics are read back while epoch e+1 runs, so the host never
   stalls the device to draw the progress bar. `on_epoch(record)` receives
   one dict per seed and epoch; `evaluate(states)` (a dict of per-seed test
   metrics) runs every `eval_every` epochs and is only logged, never used to
   pick a model.
+
+  Returns:
+    (states, selected_epochs): with model_selection='min_train_loss' the
+    states' params and batch_stats are those of each seed's lowest-loss
+    epoch (kept on the device as training runs); selected_epochs (K,) are
+    1-based epoch numbers (num_epochs for 'final').
   """
+  if model_selection not in MODEL_SELECTIONS:
+    raise ValueError(f'model_selection={model_selection!r} is not one of '
+                     f'{MODEL_SELECTIONS}')
   from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
 
   bar = tqdm.tqdm(total=num_epochs, desc=desc, unit='epoch',
@@ -301,6 +331,13 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   num_examples = x.shape[-2]
   start = time.perf_counter()
   pending = None
+  num_seeds = states.step.shape[0]
+  best = None
+  if model_selection == 'min_train_loss' and num_epochs:
+    best = dict(variables=jax.tree_util.tree_map(
+        jnp.zeros_like, (states.params, states.batch_stats)),
+                loss=jnp.full((num_seeds,), jnp.inf),
+                epoch=jnp.zeros((num_seeds,), jnp.int32))
 
   def record(epoch, metrics, extra):
     metrics, extra = jax.device_get((metrics, extra))
@@ -322,6 +359,8 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
 
   for epoch in range(num_epochs):
     states, metrics = epoch_fn(states, x, y, keys, epoch)
+    if best is not None:
+      best = _keep_min_loss(best, states, metrics['loss'], epoch + 1)
     extra = {}
     if evaluate is not None and eval_every and (epoch + 1) % eval_every == 0:
       extra = evaluate(states)
@@ -331,4 +370,8 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   if pending is not None:
     record(*pending)
   bar.close()
-  return states
+  if best is None:
+    return states, np.full((num_seeds,), num_epochs)
+  params, batch_stats = best['variables']
+  return (states.replace(params=params, batch_stats=batch_stats),
+          np.asarray(best['epoch']))

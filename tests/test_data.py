@@ -221,3 +221,31 @@ def test_synthetic_dataset_by_name():
                                      synthetic_test_size=6))
   assert d.x_train.shape == (12, 128) and d.num_classes == 3
   assert d.class_names == ('bell', 'cylinder', 'funnel')
+
+
+def test_validation_split_holds_out_part_of_train_and_drops_test():
+  full = data.load_dataset(SHARED_DATA, 'CBF')
+  options = data.Options(validation_fraction=0.2, validation_seed=3)
+  split = data.load_dataset(SHARED_DATA, 'CBF', options)
+  # CBF: 30 training series, 10 per class; 2 of each are held out.
+  assert split.x_train.shape == (24, 128) and split.x_test.shape == (6, 128)
+  assert np.bincount(split.y_test).tolist() == [2, 2, 2]
+  rows = {r.tobytes() for r in full.x_train}
+  train_rows = {r.tobytes() for r in split.x_train}
+  held_out = {r.tobytes() for r in split.x_test}
+  assert train_rows | held_out == rows and not train_rows & held_out
+  assert not held_out & {r.tobytes() for r in full.x_test}
+  assert 'test set not used' in split.provenance['evaluation']
+  again = data.load_dataset(SHARED_DATA, 'CBF', options)
+  np.testing.assert_array_equal(again.x_test, split.x_test)
+  other = data.load_dataset(SHARED_DATA, 'CBF', data.Options(
+      validation_fraction=0.2, validation_seed=4))
+  assert not np.array_equal(other.x_test, split.x_test)
+  # A class with a single series stays in training.
+  tiny = data.Dataset('t', full.x_train[:5], np.array([0, 0, 0, 1, 2]),
+                      full.x_test, full.y_test, ('a', 'b', 'c'))
+  kept = data.validation_split(tiny, 0.5, 0)
+  assert kept.y_test.tolist() == [0, 0]
+  assert sorted(kept.y_train.tolist()) == [0, 1, 2]
+  with pytest.raises(data.DataError, match='validation_fraction'):
+    data.validation_split(full, 1.0, 0)

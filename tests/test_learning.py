@@ -26,10 +26,11 @@ def test_resnet_learns_gunpoint_within_a_minute():
   config.classifier.learning_rate = 1e-3
   dataset = data.load(config)
   start = time.perf_counter()
-  (accuracy,), (f1,) = pipeline.train_classifier(
+  scores = pipeline.train_classifier(
       config, dataset, dataset.x_train, dataset.y_train,
       jax.random.PRNGKey(0)[None], jax.random.PRNGKey(1)[None], NullLogger(),
       'baseline')
+  (accuracy,), (f1,) = scores['accuracy'], scores['f1']
   print(f'GunPoint test accuracy {accuracy:.3f}, weighted F1 {f1:.3f}, '
         f'{time.perf_counter() - start:.1f} s')
   assert accuracy >= 0.9

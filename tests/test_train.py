@@ -101,7 +101,7 @@ def test_training_is_deterministic_per_seed_and_lowers_the_loss():
     states = train.init_states(vae, tx, keys, lambda k: (x[:1], k))
     epoch = train.make_epoch_fn(train.vae_train_step, vae, tx, 8)
     losses = {}
-    states = train.fit(
+    states, _ = train.fit(
         epoch, states, x, y, keys, 30, desc='t', learning_rate=1e-2,
         progress=False, on_epoch=lambda r: losses.setdefault(
             seeds[r['seed_index']], []).append(r['loss']))
@@ -120,6 +120,38 @@ def test_training_is_deterministic_per_seed_and_lowers_the_loss():
                                                 atol=1e-5),
         both.params, alone.params)
   np.testing.assert_allclose(losses_both[1], losses_c[1], rtol=1e-4)
+
+
+def test_min_train_loss_keeps_each_seeds_lowest_loss_epoch():
+  # Epoch e sets every parameter to e, and reports a scripted loss per seed.
+  losses = jnp.array([[3.0, 1.0, 2.0, 5.0],
+                      [4.0, 3.0, 2.0, 2.5],
+                      [jnp.nan, 2.0, jnp.nan, 1.0]]).T  # (epochs, seeds)
+
+  def epoch_fn(states, x, y, keys, epoch):
+    value = jnp.full((3,), epoch + 1.0)
+    states = states.replace(
+        step=states.step + 1, params={'w': value[:, None] * jnp.ones((3, 2))},
+        batch_stats={'mean': value})
+    return states, dict(loss=losses[epoch], learning_rate_scale=jnp.ones(3))
+
+  states = train.TrainState(step=jnp.zeros(3, jnp.int32),
+                            params={'w': jnp.zeros((3, 2))},
+                            batch_stats={'mean': jnp.zeros(3)}, opt_state=())
+  run = lambda selection: train.fit(
+      epoch_fn, states, jnp.zeros((4, 2)), jnp.zeros(4), jnp.zeros((3, 2)),
+      4, desc='t', learning_rate=1.0, progress=False,
+      model_selection=selection)
+  best, selected = run('min_train_loss')
+  np.testing.assert_array_equal(selected, [2, 3, 4])
+  np.testing.assert_array_equal(best.params['w'][:, 0], [2, 3, 4])
+  np.testing.assert_array_equal(best.batch_stats['mean'], [2, 3, 4])
+  assert int(best.step[0]) == 4  # training itself ran to the end
+  final, selected = run('final')
+  np.testing.assert_array_equal(selected, [4, 4, 4])
+  np.testing.assert_array_equal(final.params['w'][:, 0], [4, 4, 4])
+  with pytest.raises(ValueError, match='model_selection'):
+    run('best_test_accuracy')
 
 
 def test_reduce_on_plateau_lowers_the_learning_rate():

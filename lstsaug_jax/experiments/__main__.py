@@ -1,0 +1,33 @@
+"""`python -m lstsaug_jax.experiments --config=configs/experiments/NAME.py`.
+
+Any config field can be overridden, e.g. `--config.num_seeds=5` or
+`--config.sweep.datasets="('GunPoint','CBF')"`.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from lstsaug_jax import cli
+from lstsaug_jax.experiments import runner
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A sweep config, e.g. configs/experiments/cpu_small.py.',
+    lock_config=True)
+
+
+def main(argv):
+  cli.start(argv, _CONFIG.value)
+  try:
+    runner.run_sweep(_CONFIG.value)
+  except cli.USER_ERRORS as e:  # ResultsError is a ValueError
+    raise SystemExit(f'error: {e}') from None
+  except KeyboardInterrupt:
+    raise SystemExit(
+        'Interrupted: every finished run is in the results CSV; run the same '
+        'command again to resume.') from None
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['config'])
+  app.run(main)

@@ -1,0 +1,222 @@
+"""A sweep: every dataset x method x seed, one results row per run.
+
+The seeds of a (dataset, method) pair train together in one vmapped program
+(and are spread over the devices, as in a single run). Each augmented
+method uses the VAE of its seed, trained once per dataset and checkpointed
+beside the CSV, so a resumed sweep restores it instead of training it again.
+"""
+
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import lstsaug_jax
+from lstsaug_jax import augment
+from lstsaug_jax import checkpoint
+from lstsaug_jax import data
+from lstsaug_jax import models
+from lstsaug_jax import parallel
+from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
+from lstsaug_jax.experiments import results as results_lib
+from lstsaug_jax.experiments.results import Method
+
+
+def methods(config):
+  found = [Method(results_lib.BASELINE)] if config.sweep.baseline else []
+  for setting in config.sweep.augmentations:
+    noise, num_samples = setting
+    found.append(Method(results_lib.LSTSAUG, float(noise), int(num_samples)))
+  return found
+
+
+def validate_sweep(config):
+  pipeline.validate_config(config)
+  problems = []
+  s = config.sweep
+  if not s.datasets:
+    problems.append('sweep.datasets is empty')
+  if len(set(s.datasets)) != len(s.datasets):
+    problems.append('sweep.datasets lists a dataset twice')
+  for setting in s.augmentations:
+    if (len(setting) != 2 or float(setting[0]) < 0
+        or int(setting[1]) != setting[1] or int(setting[1]) < 1):
+      problems.append(f'sweep.augmentations entry {tuple(setting)} is not '
+                      '(noise >= 0, num_samples >= 1)')
+  if not s.baseline and not s.augmentations:
+    problems.append('no methods: sweep.baseline is False and '
+                    'sweep.augmentations is empty')
+  if len({tuple(a) for a in s.augmentations}) != len(s.augmentations):
+    problems.append('sweep.augmentations lists a setting twice')
+  if not s.results_csv:
+    problems.append('sweep.results_csv is empty')
+  if problems:
+    raise ValueError('Invalid sweep config: ' + '; '.join(problems) + '. Fix '
+                     'these fields (e.g. --config.sweep.FIELD=VALUE) and run '
+                     'again.')
+
+
+def outputs(csv_path):
+  """Paths beside the CSV: VAE checkpoints, per-run metrics, the summary."""
+  stem = os.path.splitext(csv_path)[0]
+  return dict(vaes=stem + '.vaes', runs=stem + '.runs',
+              summary=stem + '.summary')
+
+
+class SeedLogger:
+  """metrics.jsonl records with the seed itself beside its program index."""
+
+  def __init__(self, logger, seeds):
+    self._logger, self._seeds = logger, seeds
+
+  def log(self, stage, record):
+    self._logger.log(stage, dict(record, seed=self._seeds[record['seed_index']]))
+
+
+def vae_for_seeds(config, dataset, seeds, path, logger):
+  """Per-seed VAE parameters (seed axis first): restored from `path` when a
+  checkpoint for exactly these seeds is there, else trained and saved."""
+  vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
+  meta = checkpoint.vae_metadata(config, dataset.series_length,
+                                 dataset.num_classes, dataset.class_names,
+                                 seeds=seeds)
+  keys = pipeline.seed_keys(seeds)
+  sample = jnp.asarray(dataset.x_train[:1])
+  if os.path.isdir(path):
+    abstract = jax.eval_shape(lambda k: jax.vmap(
+        lambda k: vae.init(k, sample, k))(k)['params'], keys['vae_init'])
+    # The path names the protocol's hash and the seeds: a checkpoint there
+    # was trained exactly as this one would be.
+    params, _ = checkpoint.restore_vae(path, meta, abstract)
+    return vae, params, 0.0
+  start = time.perf_counter()
+  params = pipeline.train_vae(
+      config, vae, dataset.x_train, dataset.y_train, keys['vae_init'],
+      keys['vae_train'], SeedLogger(logger, seeds),
+      parallel.make_placement(len(seeds), config.num_devices))
+  checkpoint.save_vae(path, params, meta)
+  return vae, params, time.perf_counter() - start
+
+
+def dataset_config(config, name):
+  c = config.copy_and_resolve_references()
+  c.dataset = name
+  c.progress = False  # one bar for the sweep
+  return c
+
+
+def run_sweep(config):
+  """Runs what the CSV does not hold yet; returns the results path."""
+  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
+
+  validate_sweep(config)
+  if config.compilation_cache_dir:
+    jax.config.update('jax_compilation_cache_dir',
+                      os.path.abspath(config.compilation_cache_dir))
+  csv_path = os.path.abspath(config.sweep.results_csv)
+  paths = outputs(csv_path)
+  proto = results_lib.protocol(config)
+  digest = results_lib.config_hash(proto)
+  table = results_lib.ResultsFile(csv_path)
+  table.check_protocol(digest, proto)
+  seeds = pipeline.run_seeds(config)
+  sweep_methods = methods(config)
+
+  todo = {}  # dataset -> [(method, missing seeds)]
+  for name in config.sweep.datasets:
+    for method in sweep_methods:
+      missing = [s for s in seeds if method.key(name, s) not in table]
+      if missing:
+        todo.setdefault(name, []).append((method, missing))
+  total = len(config.sweep.datasets) * len(sweep_methods) * len(seeds)
+  remaining = sum(len(m) for units in todo.values() for _, m in units)
+  print(f'Sweep: {len(config.sweep.datasets)} datasets x '
+        f'{len(sweep_methods)} methods x {len(seeds)} seeds = {total} runs; '
+        f'{total - remaining} already in {csv_path}, {remaining} to run '
+        f'(config hash {digest}).')
+  if remaining:
+    table.record_protocol(digest, proto)
+  # Every dataset is read before any training, so a missing or malformed
+  # one stops the sweep at once rather than hours in.
+  datasets = {name: data.load(dataset_config(config, name)) for name in todo}
+
+  bar = tqdm.tqdm(total=total, initial=total - remaining, unit='run',
+                  desc='sweep', disable=not config.progress,
+                  dynamic_ncols=True)
+  for name, units in todo.items():
+    dataset = datasets[name]
+    cfg = dataset_config(config, name)
+    logger = reporting.MetricsLogger(_makedirs(os.path.join(paths['runs'],
+                                                            name)))
+    try:
+      vae_seeds = sorted({s for m, missing in units if m.name != 'baseline'
+                          for s in missing})
+      if vae_seeds:
+        bar.set_postfix_str(f'{name}: VAE')
+        vae, vae_params, vae_time = vae_for_seeds(
+            cfg, dataset, vae_seeds,
+            os.path.join(paths['vaes'], digest, f'{name}-seeds-'
+                         + '-'.join(str(s) for s in vae_seeds)), logger)
+      for method, missing in units:
+        bar.set_postfix_str(f'{name}: {method.label}')
+        rows = run_method(cfg, dataset, method, missing,
+                          SeedLogger(logger, missing),
+                          (vae, vae_params, vae_seeds, vae_time)
+                          if method.name != 'baseline' else None)
+        for row in rows:
+          row.update(config_hash=digest, version=lstsaug_jax.__version__)
+        table.append(rows)
+        bar.update(len(missing))
+    finally:
+      logger.close()
+  bar.close()
+  print(f'Results: {csv_path}')
+  if config.sweep.summarize:
+    from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
+    written = summarize.write_summary(
+        csv_path, paths['summary'], anchors=config.sweep.anchors or None)
+    print(f'Summary: {written["markdown"]}')
+  return csv_path
+
+
+def run_method(config, dataset, method, seeds, logger, vae=None):
+  """Trains `method`'s classifiers for `seeds` in one program; their rows."""
+  keys = pipeline.seed_keys(seeds)
+  placement = parallel.make_placement(len(seeds), config.num_devices)
+  start = time.perf_counter()
+  vae_time = None
+  if method.name == results_lib.BASELINE:
+    x, y, stage_key = dataset.x_train, dataset.y_train, 'baseline_train'
+  else:
+    model, params, vae_seeds, vae_time = vae
+    index = np.array([vae_seeds.index(s) for s in seeds])
+    params = jax.tree_util.tree_map(lambda a: a[index], params)
+    x, y = augment.augment_dataset(
+        model, params, dataset.x_train, dataset.y_train, keys['augment'],
+        noise=method.noise, num_samples=method.num_samples)
+    stage_key = 'augmented_train'
+  scores = pipeline.train_classifier(
+      config, dataset, x, y, keys['classifier_init'], keys[stage_key], logger,
+      method.stage, placement)
+  wall_time = time.perf_counter() - start
+  evaluated_on = 'validation' if config.validation_fraction else 'test'
+  return [dict(
+      dataset=dataset.name, method=method.name, noise=method.noise,
+      num_samples=method.num_samples, seed=seed,
+      accuracy=scores['accuracy'][i], weighted_f1=scores['f1'][i],
+      evaluated_on=evaluated_on, train_size=int(x.shape[-2]),
+      eval_size=int(dataset.x_test.shape[0]), epochs=scores['num_epochs'],
+      selected_epoch=scores['selected_epoch'][i],
+      model_selection=config.classifier.model_selection,
+      batch_size=scores['batch_size'], arch=config.classifier.arch,
+      wall_time_s=round(wall_time, 2),
+      vae_wall_time_s=None if vae_time is None else round(vae_time, 2),
+      program_seeds=len(seeds)) for i, seed in enumerate(seeds)]
+
+
+def _makedirs(path):
+  os.makedirs(path, exist_ok=True)
+  return path

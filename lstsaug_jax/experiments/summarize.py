@@ -1,0 +1,341 @@
+"""Tables, statistics and plots from a sweep's results CSV alone.
+
+  python -m lstsaug_jax.experiments.summarize results/experiments/cpu_small.csv \
+      --anchors=../shared/reference/anchors_dev.csv
+
+writes, beside the CSV unless --out says otherwise: summary.md (a table per
+dataset, mean +- std over seeds per method, the best in bold; mean accuracy
+and mean rank per method; wins/ties/losses and a Wilcoxon signed-rank p
+against the baseline; published accuracies beside ours), summary.json (the
+same numbers), scatter.png (each augmentation against the baseline, one
+point per dataset) and bars.png (per-dataset accuracy with error bars).
+
+With --select_on=VALIDATION.csv (a sweep run with validation_fraction > 0),
+a further method takes, per dataset, the augmentation setting with the best
+mean validation accuracy: a choice that never looks at test accuracy.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lstsaug_jax import plotting
+from lstsaug_jax.experiments import results as results_lib
+
+BASELINE = results_lib.BASELINE
+CHOSEN = 'lstsaug (chosen on validation)'
+DEFAULT_ANCHOR_COLUMNS = ('resnet_fawaz2019_mean5', 'lstsaug_paper_baseline',
+                          'lstsaug_paper_LA')
+# Means closer than this are a tie (accuracies are multiples of 1/n_test).
+TIE = 1e-9
+
+
+def load(path, evaluated_on=None):
+  """A results CSV as a DataFrame with a `label` column per method."""
+  rows = results_lib.read_rows(path)
+  if not rows:
+    raise results_lib.ResultsError(f'{path} holds no results rows.')
+  df = pd.DataFrame(rows)
+  hashes = sorted(df['config_hash'].unique())
+  if len(hashes) > 1:
+    raise results_lib.ResultsError(
+        f'{path} mixes rows of config hashes {hashes}; summarise one '
+        'protocol at a time (filter the rows by config_hash).')
+  if evaluated_on and set(df['evaluated_on']) != {evaluated_on}:
+    raise results_lib.ResultsError(
+        f'{path} holds rows evaluated on {sorted(set(df["evaluated_on"]))}, '
+        f'expected {evaluated_on!r} only.')
+  for column in ('accuracy', 'weighted_f1'):
+    df[column] = df[column].astype(float)
+  df['label'] = [
+      results_lib.Method(r.method, float(r.noise) if r.noise else None,
+                         int(r.num_samples) if r.num_samples else None).label
+      for r in df.itertuples()]
+  return df
+
+
+def method_order(df):
+  """Baseline first, then augmentations by (noise, num_samples)."""
+  first = df.drop_duplicates('label')
+  key = lambda r: (r.method != BASELINE, r.method,
+                   float(r.noise or 0), int(r.num_samples or 0))
+  return [r.label for r in sorted(first.itertuples(), key=key)]
+
+
+def add_validation_choice(df, validation):
+  """Adds CHOSEN rows: per dataset, the test rows of the augmentation
+  setting whose mean validation accuracy is highest (first in method order
+  on a tie). Returns (df, {dataset: chosen label})."""
+  aug = validation[validation['method'] != BASELINE]
+  order = method_order(aug)
+  means = aug.groupby(['dataset', 'label'])['accuracy'].mean()
+  chosen = {}
+  for dataset in sorted(set(df['dataset']) & set(aug['dataset'])):
+    candidates = [(-means[(dataset, label)], order.index(label), label)
+                  for label in order if (dataset, label) in means.index]
+    label = min(candidates)[2]
+    rows = df[(df['dataset'] == dataset) & (df['label'] == label)]
+    if len(rows):
+      chosen[dataset] = label
+      df = pd.concat([df, rows.assign(label=CHOSEN)], ignore_index=True)
+  return df, chosen
+
+
+def wilcoxon_p(a, b):
+  """Two-sided Wilcoxon signed-rank p over paired per-dataset accuracies.
+
+  Zero differences are split between the signs (Demsar 2006's advice for
+  comparing classifiers over datasets); all-zero differences give p = 1.
+  """
+  d = np.asarray(a) - np.asarray(b)
+  if len(d) == 0:
+    return float('nan')
+  if np.all(np.abs(d) <= TIE):
+    return 1.0
+  return float(stats.wilcoxon(a, b, zero_method='zsplit').pvalue)
+
+
+def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
+  """The numbers of the summary, as plain Python values."""
+  labels = method_order(df[df['label'] != CHOSEN])
+  if CHOSEN in set(df['label']):
+    labels.append(CHOSEN)
+  grouped = df.groupby(['dataset', 'label'])['accuracy']
+  mean, std, count = grouped.mean(), grouped.std(ddof=0), grouped.count()
+  datasets = list(dict.fromkeys(df['dataset']))
+  per_dataset = {
+      d: {m: dict(mean=float(mean[(d, m)]), std=float(std[(d, m)]),
+                  seeds=int(count[(d, m)]))
+          for m in labels if (d, m) in mean.index} for d in datasets}
+  # Overall figures only over datasets every method has.
+  complete = [d for d in datasets if len(per_dataset[d]) == len(labels)]
+  table = np.array([[per_dataset[d][m]['mean'] for m in labels]
+                    for d in complete]).reshape(len(complete), len(labels))
+  ranks = (np.array([stats.rankdata(-row) for row in table])
+           if len(complete) else np.zeros((0, len(labels))))
+  overall = {}
+  for j, m in enumerate(labels):
+    entry = dict(mean_accuracy=float(table[:, j].mean()) if complete else None,
+                 mean_rank=float(ranks[:, j].mean()) if complete else None)
+    if BASELINE in labels and m != BASELINE:
+      b = table[:, labels.index(BASELINE)]
+      diff = table[:, j] - b
+      entry.update(wins=int(np.sum(diff > TIE)), ties=int(np.sum(
+          np.abs(diff) <= TIE)), losses=int(np.sum(diff < -TIE)),
+                   wilcoxon_p=wilcoxon_p(table[:, j], b))
+    overall[m] = entry
+  summary = dict(methods=labels, datasets=datasets,
+                 complete_datasets=complete, per_dataset=per_dataset,
+                 overall=overall, seeds=sorted(int(s) for s in
+                                               set(df['seed'])),
+                 evaluated_on=sorted(set(df['evaluated_on'])),
+                 config_hash=df['config_hash'].iloc[0])
+  if anchors is not None:
+    columns = [c for c in anchor_columns if c in anchors.columns]
+    ref = anchors.set_index('dataset')
+    summary['anchors'] = {
+        c: {d: float(ref.at[d, c]) for d in datasets
+            if d in ref.index and pd.notna(ref.at[d, c])} for c in columns}
+    # Each published column against ours on the datasets both have.
+    summary['anchor_means'] = {}
+    for c in columns:
+      shared = [d for d in complete if d in summary['anchors'][c]]
+      summary['anchor_means'][c] = dict(
+          datasets=len(shared),
+          published=float(np.mean([summary['anchors'][c][d]
+                                    for d in shared])) if shared else None,
+          ours={m: float(np.mean([per_dataset[d][m]['mean'] for d in shared]))
+                if shared else None for m in labels})
+  return summary
+
+
+def read_anchors(path):
+  anchors = pd.read_csv(path)
+  if 'dataset' not in anchors.columns:
+    raise results_lib.ResultsError(
+        f'{path} has no "dataset" column; an anchors file has one row per '
+        'dataset and one column per published accuracy.')
+  return anchors
+
+
+def _cell(entry, best):
+  text = f'{entry["mean"]:.4f} ± {entry["std"]:.4f}'
+  return f'**{text}**' if best else text
+
+
+def markdown(summary, chosen=None):
+  labels = summary['methods']
+  anchors = summary.get('anchors', {})
+  lines = [f'Accuracy on the {"/".join(summary["evaluated_on"])} set, mean ± '
+           f'std over seeds {summary["seeds"]} (config hash '
+           f'{summary["config_hash"]}); the best of our methods in bold.',
+           '']
+  header = ['dataset'] + labels + [f'{c} (published)' for c in anchors]
+  lines += ['| ' + ' | '.join(header) + ' |',
+            '|' + '---|' * len(header)]
+  for d in summary['datasets']:
+    entries = summary['per_dataset'][d]
+    top = max(e['mean'] for e in entries.values())
+    cells = [_cell(entries[m], entries[m]['mean'] >= top - TIE)
+             if m in entries else '-' for m in labels]
+    cells += [f'{anchors[c][d]:.4f}' if d in anchors[c] else '-'
+              for c in anchors]
+    lines.append('| ' + ' | '.join([d] + cells) + ' |')
+  complete = summary['complete_datasets']
+  lines += ['', f'Over the {len(complete)} datasets every method has:', '',
+            '| method | mean accuracy | mean rank | wins / ties / losses vs '
+            'baseline | Wilcoxon p vs baseline |', '|---|---|---|---|---|']
+  for m in labels:
+    o = summary['overall'][m]
+    wtl = (f'{o["wins"]} / {o["ties"]} / {o["losses"]}' if 'wins' in o
+           else '-')
+    p = f'{o["wilcoxon_p"]:.3g}' if 'wilcoxon_p' in o else '-'
+    mean_acc = '-' if o['mean_accuracy'] is None else f'{o["mean_accuracy"]:.4f}'
+    rank = '-' if o['mean_rank'] is None else f'{o["mean_rank"]:.2f}'
+    lines.append(f'| {m} | {mean_acc} | {rank} | {wtl} | {p} |')
+  if summary.get('anchor_means'):
+    lines += ['', 'Published accuracies against ours, each over the '
+              'datasets both have (mean accuracy):', '',
+              '| published column | datasets | published | '
+              + ' | '.join(labels) + ' |', '|---|---|---|'
+              + '---|' * len(labels)]
+    for c, a in summary['anchor_means'].items():
+      if not a['datasets']:
+        continue
+      lines.append(f'| {c} | {a["datasets"]} | {a["published"]:.4f} | '
+                   + ' | '.join(f'{a["ours"][m]:.4f}' for m in labels)
+                   + ' |')
+  if chosen:
+    lines += ['', f'`{CHOSEN}`: per dataset, the setting with the best mean '
+              'validation accuracy: ' + ', '.join(
+                  f'{d}: {label}' for d, label in sorted(chosen.items()))
+              + '.']
+  return '\n'.join(lines) + '\n'
+
+
+def plot_scatter(path, summary):
+  labels = summary['methods']
+  complete = summary['complete_datasets']
+  per = summary['per_dataset']
+  fig, ax = plotting.plt.subplots(figsize=(5.5, 5.5), dpi=120)
+  baseline = [per[d][BASELINE]['mean'] for d in complete]
+  values = list(baseline)
+  for m in labels:
+    if m == BASELINE:
+      continue
+    ys = [per[d][m]['mean'] for d in complete]
+    o = summary['overall'][m]
+    ax.scatter(baseline, ys, s=24, alpha=0.8,
+               label=f'{m} (W/T/L {o["wins"]}/{o["ties"]}/{o["losses"]})')
+    values += ys
+  low = max(0.0, min(values) - 0.05)
+  ax.plot([low, 1.0], [low, 1.0], color='black', linewidth=1)
+  ax.set_xlim(low, 1.0)
+  ax.set_ylim(low, 1.0)
+  ax.set_aspect('equal')
+  ax.set_xlabel('baseline accuracy')
+  ax.set_ylabel('augmented accuracy')
+  ax.set_title('One point per dataset; above the line: augmentation helps',
+               fontsize=9)
+  ax.legend(loc='lower right', fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path)
+  plotting.plt.close(fig)
+  return path
+
+
+def plot_bars(path, summary):
+  labels = summary['methods']
+  datasets = summary['datasets']
+  per = summary['per_dataset']
+  width = 0.8 / len(labels)
+  fig, ax = plotting.plt.subplots(
+      figsize=(max(6.0, 0.55 * len(datasets) * max(2, len(labels)) / 2), 4),
+      dpi=120)
+  x = np.arange(len(datasets))
+  lows = []
+  for j, m in enumerate(labels):
+    means = [per[d][m]['mean'] if m in per[d] else np.nan for d in datasets]
+    stds = [per[d][m]['std'] if m in per[d] else 0.0 for d in datasets]
+    ax.bar(x + (j - (len(labels) - 1) / 2) * width, means, width, yerr=stds,
+           capsize=2, label=m)
+    lows += [v for v in means if not np.isnan(v)]
+  ax.set_xticks(x, datasets, rotation=60, ha='right', fontsize=7)
+  ax.set_ylim(max(0.0, min(lows) - 0.1), 1.0)
+  ax.set_ylabel(f'accuracy ({"/".join(summary["evaluated_on"])}), '
+                'mean ± std over seeds')
+  ax.legend(fontsize=7, loc='lower left')
+  fig.tight_layout()
+  fig.savefig(path)
+  plotting.plt.close(fig)
+  return path
+
+
+def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
+                  anchor_columns=DEFAULT_ANCHOR_COLUMNS):
+  """Writes summary.md, summary.json and the plots; returns their paths."""
+  df = load(csv_path)
+  chosen = None
+  if select_on:
+    if set(df['evaluated_on']) != {'test'}:
+      raise results_lib.ResultsError(
+          f'--select_on chooses settings for test results, but {csv_path} '
+          f'holds rows evaluated on {sorted(set(df["evaluated_on"]))}.')
+    df, chosen = add_validation_choice(df, load(select_on, 'validation'))
+  summary = summarise(df, read_anchors(anchors) if anchors else None,
+                      anchor_columns)
+  if chosen is not None:
+    summary['chosen_on_validation'] = chosen
+  out_dir = out_dir or os.path.splitext(os.path.abspath(csv_path))[0] + '.summary'
+  os.makedirs(out_dir, exist_ok=True)
+  written = dict(markdown=os.path.join(out_dir, 'summary.md'),
+                 json=os.path.join(out_dir, 'summary.json'),
+                 bars=plot_bars(os.path.join(out_dir, 'bars.png'), summary))
+  if BASELINE in summary['methods'] and len(summary['methods']) > 1 and \
+      summary['complete_datasets']:
+    written['scatter'] = plot_scatter(os.path.join(out_dir, 'scatter.png'),
+                                      summary)
+  text = markdown(summary, chosen)
+  with open(written['markdown'], 'w') as f:
+    f.write(text)
+  with open(written['json'], 'w') as f:
+    json.dump(summary, f, indent=2)
+    f.write('\n')
+  return written
+
+
+_OUT = flags.DEFINE_string('out', None, 'Folder for the summary (default: '
+                           'RESULTS.summary beside the CSV).')
+_ANCHORS = flags.DEFINE_string(
+    'anchors', None, 'A CSV of published accuracies (one row per dataset), '
+    'e.g. ../shared/reference/anchors_dev.csv.')
+_ANCHOR_COLUMNS = flags.DEFINE_list(
+    'anchor_columns', list(DEFAULT_ANCHOR_COLUMNS),
+    'Columns of --anchors to show.')
+_SELECT_ON = flags.DEFINE_string(
+    'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
+    'dataset, the augmentation setting best on validation.')
+
+
+def main(argv):
+  if len(argv) != 2:
+    raise app.UsageError('Usage: python -m lstsaug_jax.experiments.summarize '
+                         'RESULTS.csv [--anchors=...] [--out=DIR]')
+  try:
+    written = write_summary(argv[1], _OUT.value, _ANCHORS.value,
+                            _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value))
+  except (results_lib.ResultsError, OSError) as e:
+    raise SystemExit(f'error: {e}') from None
+  with open(written['markdown']) as f:
+    print(f.read())
+  for name, path in written.items():
+    print(f'{name}: {path}')
+
+
+if __name__ == '__main__':
+  app.run(main)

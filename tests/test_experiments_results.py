@@ -1,0 +1,94 @@
+"""The results CSV: rows round-trip, torn writes, protocols never mix."""
+
+import pytest
+
+from configs import default
+from lstsaug_jax.experiments import results
+
+
+def make_row(dataset='GunPoint', method='baseline', seed=42, accuracy=0.1,
+             digest='abc'):
+  row = {c: '' for c in results.COLUMNS}
+  row.update(dataset=dataset, method=method, seed=seed, accuracy=accuracy,
+             weighted_f1=accuracy / 3, config_hash=digest)
+  return row
+
+
+def test_rows_round_trip_exactly(tmp_path):
+  path = tmp_path / 'r.csv'
+  f = results.ResultsFile(path)
+  f.append([make_row(accuracy=1 / 3), make_row(seed=43, accuracy=0.7)])
+  f.append([make_row(method='lstsaug', accuracy=2 / 3)])
+  rows = results.read_rows(str(path))
+  assert [float(r['accuracy']) for r in rows] == [1 / 3, 0.7, 2 / 3]
+  again = results.ResultsFile(path)
+  assert ('GunPoint', 'baseline', '', '', '43') in again
+  assert ('GunPoint', 'baseline', '', '', '44') not in again
+  assert path.read_text().count('dataset,method') == 1  # one header
+
+
+def test_method_keys_and_labels():
+  aug = results.Method('lstsaug', 0.5, 2)
+  assert aug.key('CBF', 7) == ('CBF', 'lstsaug', '0.5', '2', '7')
+  assert aug.label == 'lstsaug noise=0.5 n=2'
+  assert results.Method('baseline').key('CBF', 7) == (
+      'CBF', 'baseline', '', '', '7')
+
+
+def test_a_torn_last_line_is_dropped_on_resume_and_refused_on_read(tmp_path):
+  path = tmp_path / 'r.csv'
+  results.ResultsFile(path).append([make_row(), make_row(seed=43)])
+  good = path.read_text()
+  path.write_text(good + 'GunPoint,baseline,,,44,0.9')  # killed mid-write
+  with pytest.raises(results.ResultsError, match='incomplete'):
+    results.read_rows(str(path))
+  f = results.ResultsFile(path)
+  assert len(f.rows) == 2 and path.read_text() == good
+
+
+def test_another_files_header_is_refused(tmp_path):
+  path = tmp_path / 'r.csv'
+  path.write_text('a,b\n1,2\n')
+  with pytest.raises(results.ResultsError, match='not a results CSV'):
+    results.ResultsFile(path)
+
+
+def test_a_ragged_row_names_its_line(tmp_path):
+  path = tmp_path / 'r.csv'
+  results.ResultsFile(path).append([make_row()])
+  with open(path, 'a') as f:
+    f.write('GunPoint,baseline\n')
+  with pytest.raises(results.ResultsError, match='line 3'):
+    results.read_rows(str(path))
+
+
+def test_protocol_ignores_where_and_which_but_not_how():
+  config = default.get_config()
+  proto = results.protocol(config)
+  assert 'classifier.learning_rate' in proto and 'num_epochs' in proto
+  assert not any(k.startswith('sweep') or k in ('seed', 'dataset',
+                                                'results_dir', 'progress')
+                 for k in proto)
+  digest = results.config_hash(proto)
+  config.results_dir = '/elsewhere'
+  config.seed = 7
+  config.sweep.datasets = ('CBF',)
+  assert results.config_hash(results.protocol(config)) == digest
+  config.classifier.learning_rate = 0.5
+  assert results.config_hash(results.protocol(config)) != digest
+
+
+def test_rows_of_another_protocol_are_refused_naming_the_fields(tmp_path):
+  path = tmp_path / 'r.csv'
+  config = default.get_config()
+  old = results.protocol(config)
+  f = results.ResultsFile(path)
+  f.record_protocol(results.config_hash(old), old)
+  f.append([make_row(digest=results.config_hash(old))])
+  config.num_epochs = 3
+  new = results.protocol(config)
+  f = results.ResultsFile(path)
+  f.check_protocol(results.config_hash(old), old)  # the same: fine
+  with pytest.raises(results.ResultsError,
+                     match=r'num_epochs: 400 there, 3 now.*results_csv'):
+    f.check_protocol(results.config_hash(new), new)

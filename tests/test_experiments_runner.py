@@ -1,0 +1,149 @@
+"""Sweeps: rows per run, resume after an interruption, configs, errors."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs.experiments import cpu_small
+from configs.experiments import dev26
+from configs.experiments import fawaz2019
+from lstsaug_jax import pipeline
+from lstsaug_jax.experiments import results
+from lstsaug_jax.experiments import runner
+from tests.conftest import ROOT
+from tests.conftest import SHARED_DATA
+
+TIMING = ('wall_time_s', 'vae_wall_time_s')
+
+
+def sweep_config(tiny_config, csv):
+  config = tiny_config
+  config.sweep.datasets = ('Chinatown',)
+  config.sweep.augmentations = ((0.2, 1),)
+  config.num_seeds = 2
+  config.sweep.results_csv = str(csv)
+  config.sweep.summarize = False
+  return config
+
+
+def without_timing(rows):
+  return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
+                                                       monkeypatch):
+  config = sweep_config(tiny_config, tmp_path / 'whole.csv')
+  runner.run_sweep(config)
+  whole = results.read_rows(config.sweep.results_csv)
+  assert [(r['method'], r['seed']) for r in whole] == [
+      ('baseline', '42'), ('baseline', '43'), ('lstsaug', '42'),
+      ('lstsaug', '43')]
+  assert {r['evaluated_on'] for r in whole} == {'test'}
+  assert whole[2]['train_size'] == '40' and whole[0]['train_size'] == '20'
+  assert whole[0]['epochs'] == '2' and whole[0]['program_seeds'] == '2'
+
+  # The second sweep is stopped by Ctrl-C while its augmented classifier
+  # trains, after the baseline rows and the VAE checkpoint are written.
+  config.sweep.results_csv = str(tmp_path / 'resumed.csv')
+  train_classifier = pipeline.train_classifier
+  def interrupt_augmented(*args, **kwargs):
+    if args[7] != 'baseline':  # the stage
+      raise KeyboardInterrupt
+    return train_classifier(*args, **kwargs)
+  monkeypatch.setattr(pipeline, 'train_classifier', interrupt_augmented)
+  with pytest.raises(KeyboardInterrupt):
+    runner.run_sweep(config)
+  assert len(results.read_rows(config.sweep.results_csv)) == 2
+  monkeypatch.setattr(pipeline, 'train_classifier', train_classifier)
+  # Resuming restores the VAE instead of training it, and redoes only the
+  # augmented runs.
+  def no_vae_training(*args, **kwargs):
+    raise AssertionError('the VAE was trained again')
+  monkeypatch.setattr(pipeline, 'train_vae', no_vae_training)
+  runner.run_sweep(config)
+  resumed = results.read_rows(config.sweep.results_csv)
+  assert without_timing(resumed) == without_timing(whole)
+  # A finished sweep run again does nothing.
+  monkeypatch.setattr(pipeline, 'train_classifier', interrupt_augmented)
+  runner.run_sweep(config)
+  assert len(results.read_rows(config.sweep.results_csv)) == 4
+
+
+def test_added_seeds_run_alone_and_validation_rows(tiny_config, tmp_path):
+  config = sweep_config(tiny_config, tmp_path / 'v.csv')
+  config.sweep.augmentations = ()
+  config.num_seeds = 1
+  config.validation_fraction = 0.25
+  runner.run_sweep(config)
+  config.num_seeds = 2  # one more seed: only seed 43 runs
+  runner.run_sweep(config)
+  rows = results.read_rows(config.sweep.results_csv)
+  assert [(r['seed'], r['program_seeds']) for r in rows] == [('42', '1'),
+                                                             ('43', '1')]
+  # Chinatown has 20 training series, 10 per class: 3 of each held out.
+  assert {(r['evaluated_on'], r['train_size'], r['eval_size'])
+          for r in rows} == {('validation', '14', '6')}
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('augmentations', ((0.1, 0),), r'\(noise >= 0, num_samples >= 1\)'),
+    ('augmentations', ((0.1, 1), (0.1, 1)), 'twice'),
+    ('datasets', (), 'empty'),
+])
+def test_bad_sweep_fields_are_named(tiny_config, tmp_path, field, value,
+                                    message):
+  config = sweep_config(tiny_config, tmp_path / 'r.csv')
+  config.sweep[field] = value
+  with pytest.raises(ValueError, match=message):
+    runner.run_sweep(config)
+  assert not os.path.exists(tmp_path / 'r.csv')
+
+
+def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
+                                                               tmp_path):
+  config = sweep_config(tiny_config, tmp_path / 'r.csv')
+  config.sweep.datasets = ('Chinatown', 'NoSuchSet')
+  config.download = False
+  with pytest.raises(Exception, match='NoSuchSet'):
+    runner.run_sweep(config)
+  assert results.read_rows(str(tmp_path / 'r.csv')) == []
+
+
+def test_shipped_sweep_configs():
+  for module in (fawaz2019, cpu_small, dev26):
+    config = module.get_config()
+    runner.validate_sweep(config)
+    for name in config.sweep.datasets:
+      assert os.path.isdir(os.path.join(SHARED_DATA, 'UCRArchive_2018', name))
+  assert len(dev26.get_config().sweep.datasets) == 26
+  assert len(cpu_small.get_config().sweep.datasets) >= 12
+  config = fawaz2019.get_config()
+  # Fawaz et al.: mini-batches of min(n_train / 10, 64), at least one.
+  assert pipeline.classifier_settings(config, 20) == (1500, 2)
+  assert pipeline.classifier_settings(config, 9) == (1500, 1)
+  assert pipeline.classifier_settings(config, 2000) == (1500, 64)
+  assert config.classifier.model_selection == 'min_train_loss'
+
+
+def test_command_line_sweep_and_its_errors(tmp_path):
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  csv = tmp_path / 'cli.csv'
+  common = ['--config=configs/tiny.py', f'--config.data_dir={SHARED_DATA}',
+            f'--config.sweep.results_csv={csv}',
+            "--config.sweep.datasets=('Chinatown',)"]
+  run = lambda *args: subprocess.run(
+      [sys.executable, '-m', 'lstsaug_jax.experiments', *common, *args],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  done = run('--config.sweep.augmentations=((0.1,1),)')
+  assert done.returncode == 0, done.stderr
+  assert '2 runs; 0 already' in done.stdout
+  assert os.path.exists(tmp_path / 'cli.summary' / 'summary.md')
+  assert os.path.exists(tmp_path / 'cli.summary' / 'scatter.png')
+  failed = run('--config.classifier.learning_rate=0.5')
+  assert failed.returncode != 0
+  assert 'classifier.learning_rate: 0.0001 there, 0.5 now' in failed.stderr
+  assert len(results.read_rows(str(csv))) == 2  # nothing lost
+  failed = run('--config.sweep.augmentations=((0.1,-1),)')
+  assert 'Invalid sweep config' in failed.stderr

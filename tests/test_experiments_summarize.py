@@ -1,0 +1,154 @@
+"""The summary: statistics against known values, tables, plots, the CLI."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstsaug_jax.experiments import results
+from lstsaug_jax.experiments import summarize
+from tests.conftest import ROOT
+
+# Darwin's Zea mays data (Fisher, The Design of Experiments, 1935): height
+# differences of 15 cross- and self-fertilised pairs, in eighths of an inch.
+DARWIN = np.array([6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75])
+
+
+def test_wilcoxon_matches_the_exact_null_distribution():
+  # Enumerate all 2^15 sign patterns of the ranks: the exact two-sided p.
+  ranks = np.argsort(np.argsort(np.abs(DARWIN))) + 1
+  w_plus = ranks[DARWIN > 0].sum()
+  observed = min(w_plus, ranks.sum() - w_plus)
+  sums = np.array([np.dot(signs, ranks) for signs in
+                   itertools.product((0, 1), repeat=len(ranks))])
+  exact = min(1.0, 2 * np.mean(sums <= observed))
+  assert observed == 24
+  assert exact == pytest.approx(0.04126, abs=1e-5)
+  zeros = np.zeros_like(DARWIN, dtype=float)
+  assert summarize.wilcoxon_p(DARWIN.astype(float), zeros) == pytest.approx(
+      exact, rel=1e-9)
+  assert summarize.wilcoxon_p(zeros, DARWIN.astype(float)) == pytest.approx(
+      exact, rel=1e-9)
+  assert summarize.wilcoxon_p([0.9, 0.8], [0.9, 0.8]) == 1.0
+
+
+def rows(spec, evaluated_on='test'):
+  """spec: {(dataset, method, noise, n): [accuracy per seed]}."""
+  out = []
+  for (dataset, method, noise, n), accs in spec.items():
+    for seed, acc in enumerate(accs):
+      row = {c: '' for c in results.COLUMNS}
+      row.update(dataset=dataset, method=method, noise=noise,
+                 num_samples=n, seed=seed, accuracy=acc,
+                 weighted_f1=acc, evaluated_on=evaluated_on,
+                 config_hash='h1')
+      out.append(row)
+  return out
+
+
+B, A1, A5 = ('baseline', None, None), ('lstsaug', 0.1, 1), ('lstsaug', 0.5, 1)
+TEST = {
+    ('D1',) + B: [0.80, 0.90], ('D1',) + A1: [0.90, 0.90],
+    ('D1',) + A5: [0.70, 0.70],
+    ('D2',) + B: [0.60, 0.60], ('D2',) + A1: [0.60, 0.60],
+    ('D2',) + A5: [0.90, 0.90],
+    ('D3',) + B: [0.50, 0.50], ('D3',) + A1: [0.40, 0.40],
+    ('D3',) + A5: [0.45, 0.45],
+    ('D4',) + B: [0.95, 0.95],  # an unfinished dataset
+}
+
+
+def write(tmp_path, name, spec, evaluated_on='test'):
+  path = tmp_path / name
+  results.ResultsFile(path).append(rows(spec, evaluated_on))
+  return str(path)
+
+
+def test_summary_numbers(tmp_path):
+  s = summarize.summarise(summarize.load(write(tmp_path, 'r.csv', TEST)))
+  a1, a5 = 'lstsaug noise=0.1 n=1', 'lstsaug noise=0.5 n=1'
+  assert s['methods'] == ['baseline', a1, a5]
+  assert s['complete_datasets'] == ['D1', 'D2', 'D3']
+  assert s['per_dataset']['D1']['baseline'] == pytest.approx(
+      dict(mean=0.85, std=0.05, seeds=2))
+  o = s['overall']
+  assert o['baseline']['mean_accuracy'] == pytest.approx((0.85 + .6 + .5) / 3)
+  assert (o[a1]['wins'], o[a1]['ties'], o[a1]['losses']) == (1, 1, 1)
+  assert (o[a5]['wins'], o[a5]['ties'], o[a5]['losses']) == (1, 0, 2)
+  # Ranks per dataset (1 best, ties averaged): D1 2,1,3; D2 2.5,2.5,1;
+  # D3 1,3,2.
+  assert o['baseline']['mean_rank'] == pytest.approx((2 + 2.5 + 1) / 3)
+  assert o[a1]['mean_rank'] == pytest.approx((1 + 2.5 + 3) / 3)
+  assert o[a5]['mean_rank'] == pytest.approx((3 + 1 + 2) / 3)
+
+
+def test_markdown_bolds_the_best_and_shows_anchors(tmp_path):
+  anchors = tmp_path / 'anchors.csv'
+  anchors.write_text('dataset,n_train,resnet_fawaz2019_mean5,other\n'
+                     'D1,20,0.99,0.1\nD3,30,0.75,0.2\n')
+  written = summarize.write_summary(write(tmp_path, 'r.csv', TEST),
+                                    str(tmp_path / 'out'), str(anchors))
+  text = open(written['markdown']).read()
+  lines = {l.split(' | ')[0].strip('| '): l for l in text.splitlines()}
+  assert '**0.9000 ± 0.0000**' in lines['D1'] and '0.99' in lines['D1']
+  assert lines['D1'].count('**') == 2  # one best
+  assert lines['D2'].count('**') == 2 and '**0.9000' in lines['D2']
+  assert lines['D4'].endswith('| - | - | - |')  # unfinished, no anchor
+  assert 'resnet_fawaz2019_mean5 | 2 | 0.8700 | 0.6750' in text
+  summary = json.load(open(written['json']))
+  assert summary['anchors']['resnet_fawaz2019_mean5'] == {'D1': 0.99,
+                                                          'D3': 0.75}
+  for name in ('bars', 'scatter'):
+    with open(written[name], 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_validation_choice_never_reads_test_accuracy(tmp_path):
+  # On validation, noise 0.1 wins D1 and D3 and noise 0.5 wins D2; on the
+  # test set noise 0.5 would have been the better pick for D3.
+  validation = {
+      ('D1',) + A1: [0.9], ('D1',) + A5: [0.5],
+      ('D2',) + A1: [0.5], ('D2',) + A5: [0.9],
+      ('D3',) + A1: [0.7], ('D3',) + A5: [0.7],  # a tie: first setting
+  }
+  written = summarize.write_summary(
+      write(tmp_path, 'r.csv', TEST), str(tmp_path / 'out'),
+      select_on=write(tmp_path, 'v.csv', validation, 'validation'))
+  s = json.load(open(written['json']))
+  chosen = summarize.CHOSEN
+  assert s['chosen_on_validation'] == {
+      'D1': 'lstsaug noise=0.1 n=1', 'D2': 'lstsaug noise=0.5 n=1',
+      'D3': 'lstsaug noise=0.1 n=1'}
+  assert s['per_dataset']['D3'][chosen]['mean'] == pytest.approx(0.40)
+  assert s['overall'][chosen]['mean_accuracy'] == pytest.approx(
+      (0.9 + 0.9 + 0.4) / 3)
+  with pytest.raises(results.ResultsError, match='validation'):
+    summarize.write_summary(write(tmp_path, 'r2.csv', TEST),
+                            select_on=write(tmp_path, 't.csv', validation))
+
+
+def test_command_line(tmp_path):
+  path = write(tmp_path, 'r.csv', TEST)
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  run = lambda *args: subprocess.run(
+      [sys.executable, '-m', 'lstsaug_jax.experiments.summarize', *args],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  done = run(path)
+  assert done.returncode == 0, done.stderr
+  assert '| D1 |' in done.stdout
+  assert os.path.exists(tmp_path / 'r.summary' / 'summary.md')
+  bad = tmp_path / 'bad.csv'
+  bad.write_text('x,y\n1,2\n')
+  failed = run(str(bad))
+  assert failed.returncode != 0
+  assert 'error:' in failed.stderr and 'not a results CSV' in failed.stderr
+  mixed = tmp_path / 'mixed.csv'
+  mixed.write_text(open(path).read() + open(path).read().splitlines()[1]
+                   .replace(',h1,', ',h2,') + '\n')
+  failed = run(str(mixed))
+  assert 'mixes rows of config hashes' in failed.stderr

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from configs.experiments import cpu_small
+from configs.experiments import cpu_small_noise
+from configs.experiments import cpu_small_validation
 from configs.experiments import dev26
 from configs.experiments import fawaz2019
 from lstsaug_jax import pipeline
@@ -112,13 +114,22 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
 
 
 def test_shipped_sweep_configs():
-  for module in (fawaz2019, cpu_small, dev26):
+  for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
+                 dev26):
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
       assert os.path.isdir(os.path.join(SHARED_DATA, 'UCRArchive_2018', name))
   assert len(dev26.get_config().sweep.datasets) == 26
   assert len(cpu_small.get_config().sweep.datasets) >= 12
+  # The noise configs extend cpu_small's rows: one protocol, one CSV.
+  small, noise = cpu_small.get_config(), cpu_small_noise.get_config()
+  assert noise.sweep.results_csv == small.sweep.results_csv
+  assert (results.config_hash(results.protocol(noise))
+          == results.config_hash(results.protocol(small)))
+  validation = cpu_small_validation.get_config()
+  assert validation.validation_fraction > 0
+  assert validation.sweep.results_csv != small.sweep.results_csv
   config = fawaz2019.get_config()
   # Fawaz et al.: mini-batches of min(n_train / 10, 64), at least one.
   assert pipeline.classifier_settings(config, 20) == (1500, 2)

@@ -44,11 +44,8 @@ def checkpoint_path(config):
                                       checkpoint_name(config)))
 
 
-def vae_metadata(config, series_length, num_classes, class_names,
-                 seeds=None):
-  """seeds: the run's seeds (default: seed .. seed+num_seeds-1)."""
-  seeds = (list(seeds) if seeds is not None else
-           [int(config.seed) + k for k in range(config.num_seeds)])
+def vae_metadata(config, series_length, num_classes, class_names, seeds):
+  """What a checkpoint of the VAEs of `seeds` records about them."""
   return dict(
       format_version=FORMAT_VERSION, dataset=config.dataset,
       series_length=int(series_length), num_classes=int(num_classes),

@@ -90,7 +90,8 @@ class Conv1D(nn.Module):
   'xla' is lax.conv_general_dilated. 'matmul' gathers the k shifted
   windows and does one matrix product: same parameters, same result, and it
   stays fast inside a rolled lax.scan on CPU, where XLA runs a native
-  convolution's weight gradient ~60x slower (see train.conv_plan).
+  convolution's weight gradient an order of magnitude slower (see
+  train.conv_plan).
   """
 
   features: int

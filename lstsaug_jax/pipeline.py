@@ -86,6 +86,14 @@ def seed_keys(seeds):
           for i, name in enumerate(KEYS)}
 
 
+def vae_param_shapes(model, x, init_keys):
+  """The shapes of one VAE per init key (seed axis first), computed without
+  initialising: what a restored checkpoint must match."""
+  sample = jnp.asarray(x[:1])
+  return jax.eval_shape(lambda keys: jax.vmap(
+      lambda k: model.init(k, sample, k))(keys)['params'], init_keys)
+
+
 def train_vae(config, model, x, y, init_keys, train_keys, logger,
               placement=parallel.Placement()):
   """Trains one VAE per seed; returns their parameters (seed axis first)."""
@@ -100,10 +108,10 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
   epoch_fn = train.make_epoch_fn(train.vae_train_step, model, tx, batch_size,
                                  batch_sharding=placement.batch_sharding)
   states, _ = train.fit(epoch_fn, states, *placement.shared((x, y)),
-                     placement.per_seed(train_keys), config.num_epochs,
-                     desc='VAE', learning_rate=config.learning_rate,
-                     on_epoch=lambda r: logger.log('vae', r),
-                     progress=config.progress)
+                        placement.per_seed(train_keys), config.num_epochs,
+                        desc='VAE', learning_rate=config.learning_rate,
+                        on_epoch=lambda r: logger.log('vae', r),
+                        progress=config.progress)
   return states.params
 
 
@@ -175,15 +183,15 @@ def run(config):
   placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
+  seeds = run_seeds(config)
   meta = checkpoint.vae_metadata(config, dataset.series_length,
-                                 dataset.num_classes, dataset.class_names)
+                                 dataset.num_classes, dataset.class_names,
+                                 seeds)
   ckpt_path = checkpoint.checkpoint_path(config)
-  keys = seed_keys(run_seeds(config))
+  keys = seed_keys(seeds)
   if config.use_trained:
     # Fail on a missing or mismatched checkpoint before any work is done.
-    sample = jnp.asarray(dataset.x_train[:1])
-    abstract = jax.eval_shape(lambda k: jax.vmap(
-        lambda k: vae.init(k, sample, k))(k)['params'], keys['vae_init'])
+    abstract = vae_param_shapes(vae, dataset.x_train, keys['vae_init'])
     checkpoint.read_metadata(ckpt_path)
 
   run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
@@ -196,7 +204,7 @@ def run(config):
   wandb_run = reporting.start_wandb(config, run_dir) if config.wandb else None
   logger = reporting.MetricsLogger(run_dir, wandb_run)
   results = dict(dataset=config.dataset, run_dir=run_dir,
-                 seeds=run_seeds(config),
+                 seeds=seeds,
                  evaluated_on=('validation' if config.validation_fraction
                                else 'test'),
                  train_size=int(dataset.x_train.shape[0]),

@@ -216,8 +216,8 @@ def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
                  donate_argnums=0)
 
 
-# XLA's CPU backend runs a native convolution's weight gradient ~60x slower
-# inside a while loop (a rolled lax.scan) than outside one, but outside one
+# XLA's CPU backend runs a native convolution's weight gradient an order of
+# magnitude slower (12x on a GunPoint epoch, README) inside a while loop (a rolled lax.scan) than outside one, but outside one
 # it beats our matmul form by ~30% (benchmark: 61% vs 45% of the matmul
 # peak). So on CPU, epochs of up to MAX_CPU_UNROLL steps are unrolled and use
 # native convolutions; longer ones stay rolled (compile time grows with the
@@ -288,7 +288,7 @@ def predict(model, states, x, batch_size=512):
 MODEL_SELECTIONS = ('final', 'min_train_loss')
 
 
-@jax.jit
+@functools.partial(jax.jit, donate_argnums=0)
 def _keep_min_loss(best, states, loss, epoch):
   """Per seed, the variables of the lower-loss epoch of `best` and this one
   (a NaN loss never replaces a model)."""

@@ -14,7 +14,7 @@ def make(tiny_config):
   vae = models.create_vae(tiny_config, 150, 2)
   key = jax.random.PRNGKey(0)
   params = vae.init(key, jnp.ones((1, 150)), key)['params']
-  meta = checkpoint.vae_metadata(tiny_config, 150, 2, ('1', '2'))
+  meta = checkpoint.vae_metadata(tiny_config, 150, 2, ('1', '2'), [42])
   return params, meta
 
 

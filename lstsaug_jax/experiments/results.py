@@ -70,6 +70,13 @@ class Method:
             str(int(seed)))
 
 
+def outputs(csv_path):
+  """Paths beside the CSV: VAE checkpoints, per-run metrics, the summary."""
+  stem = os.path.splitext(os.path.abspath(csv_path))[0]
+  return dict(vaes=stem + '.vaes', runs=stem + '.runs',
+              summary=stem + '.summary')
+
+
 def row_key(row):
   return tuple(row[k] for k in KEY)
 

@@ -10,7 +10,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import lstsaug_jax
@@ -59,13 +58,6 @@ def validate_sweep(config):
                      'again.')
 
 
-def outputs(csv_path):
-  """Paths beside the CSV: VAE checkpoints, per-run metrics, the summary."""
-  stem = os.path.splitext(csv_path)[0]
-  return dict(vaes=stem + '.vaes', runs=stem + '.runs',
-              summary=stem + '.summary')
-
-
 class SeedLogger:
   """metrics.jsonl records with the seed itself beside its program index."""
 
@@ -84,10 +76,9 @@ def vae_for_seeds(config, dataset, seeds, path, logger):
                                  dataset.num_classes, dataset.class_names,
                                  seeds=seeds)
   keys = pipeline.seed_keys(seeds)
-  sample = jnp.asarray(dataset.x_train[:1])
   if os.path.isdir(path):
-    abstract = jax.eval_shape(lambda k: jax.vmap(
-        lambda k: vae.init(k, sample, k))(k)['params'], keys['vae_init'])
+    abstract = pipeline.vae_param_shapes(vae, dataset.x_train,
+                                         keys['vae_init'])
     # The path names the protocol's hash and the seeds: a checkpoint there
     # was trained exactly as this one would be.
     params, _ = checkpoint.restore_vae(path, meta, abstract)
@@ -117,7 +108,7 @@ def run_sweep(config):
     jax.config.update('jax_compilation_cache_dir',
                       os.path.abspath(config.compilation_cache_dir))
   csv_path = os.path.abspath(config.sweep.results_csv)
-  paths = outputs(csv_path)
+  paths = results_lib.outputs(csv_path)
   proto = results_lib.protocol(config)
   digest = results_lib.config_hash(proto)
   table = results_lib.ResultsFile(csv_path)
@@ -141,19 +132,19 @@ def run_sweep(config):
     table.record_protocol(digest, proto)
   # Every dataset is read before any training, so a missing or malformed
   # one stops the sweep at once rather than hours in.
-  datasets = {name: data.load(dataset_config(config, name)) for name in todo}
+  configs = {name: dataset_config(config, name) for name in todo}
+  datasets = {name: data.load(configs[name]) for name in todo}
 
   bar = tqdm.tqdm(total=total, initial=total - remaining, unit='run',
                   desc='sweep', disable=not config.progress,
                   dynamic_ncols=True)
   for name, units in todo.items():
-    dataset = datasets[name]
-    cfg = dataset_config(config, name)
+    dataset, cfg = datasets[name], configs[name]
     logger = reporting.MetricsLogger(_makedirs(os.path.join(paths['runs'],
                                                             name)))
     try:
-      vae_seeds = sorted({s for m, missing in units if m.name != 'baseline'
-                          for s in missing})
+      vae_seeds = sorted({s for m, missing in units
+                          if m.name != results_lib.BASELINE for s in missing})
       if vae_seeds:
         bar.set_postfix_str(f'{name}: VAE')
         vae, vae_params, vae_time = vae_for_seeds(
@@ -165,7 +156,7 @@ def run_sweep(config):
         rows = run_method(cfg, dataset, method, missing,
                           SeedLogger(logger, missing),
                           (vae, vae_params, vae_seeds, vae_time)
-                          if method.name != 'baseline' else None)
+                          if method.name != results_lib.BASELINE else None)
         for row in rows:
           row.update(config_hash=digest, version=lstsaug_jax.__version__)
         table.append(rows)

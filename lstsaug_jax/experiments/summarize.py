@@ -291,7 +291,7 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                       anchor_columns)
   if chosen is not None:
     summary['chosen_on_validation'] = chosen
-  out_dir = out_dir or os.path.splitext(os.path.abspath(csv_path))[0] + '.summary'
+  out_dir = out_dir or results_lib.outputs(csv_path)['summary']
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),
                  json=os.path.join(out_dir, 'summary.json'),

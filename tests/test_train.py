@@ -55,7 +55,9 @@ def test_epoch_batches_cover_every_example_once():
 
 def test_masked_padding_does_not_change_the_classifier_step():
   model = models.create_classifier('resnet_tiny', 2)
-  tx = optax.adam(1e-2)
+  # SGD: Adam would turn rounding-level differences in the (ideally zero)
+  # gradients of biases before BatchNorm into steps of +-lr.
+  tx = optax.sgd(0.1)
   x = jax.random.normal(jax.random.PRNGKey(0), (6, 20))
   y = jnp.array([0, 1, 0, 1, 0, 1])
   state = train.init_state(model, tx, jax.random.PRNGKey(1), x[:1])

@@ -1,21 +1,91 @@
-"""What both command lines (main, experiments) do before and around a run."""
+"""What the command lines (main, experiments) do before and around a run:
+parse flags and the config with one-paragraph errors, set process-wide
+options, join a multi-host run, and print the project's errors without a
+traceback."""
+
+import os
+import re
+import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 import jax
 
-from lstsaug_jax import checkpoint
-from lstsaug_jax import data
+from lstsaug_jax import configuration
+from lstsaug_jax.errors import LstsaugError
 
-# Errors that carry a message for the user; anything else is a bug and keeps
-# its traceback.
-USER_ERRORS = (data.DataError, checkpoint.CheckpointError, ValueError,
-               RuntimeError)
+# Errors that carry a message for the user; anything else (out of memory, a
+# bug) is not caught and keeps its traceback.
+USER_ERRORS = (LstsaugError,)
+
+CONFIG_HELP = ('configs/default.py lists every field with its default '
+               '(README "Config fields").')
+
+
+def _fail(message):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def _unknown_field(argv, error):
+  text = str(error).replace('\\n', '\n').replace("\\'", "'")
+  quoted = re.findall(r"'([A-Za-z0-9_]+)'", text)
+  key = quoted[0] if quoted else '?'
+  args = [a for a in argv[1:] if a.startswith('--config.')
+          and re.search(rf'\.{re.escape(key)}(=|$)', a.split('=')[0] + '=')]
+  hint = re.search(r'Did you mean "([^"]+)"', text)
+  return (f'unknown config field {key!r}'
+          + (f' in {args[0]}' if args else '') + '.'
+          + (f' Did you mean {hint.group(1)!r}?' if hint else '')
+          + f' {CONFIG_HELP}')
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a bad config file, an unknown field or a
+  value of the wrong type reported in one paragraph."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e)
+    if 'Error whilst parsing config file' in message:
+      message = message.split('\n')[0] + ' ' + message.strip().split('\n')[-1]
+    _fail(f'{message}. Values must have the type of the field\'s default; '
+          'tuples are written "(128,64)", tuples of strings '
+          '"(\'GunPoint\',\'Coffee\')". ' + CONFIG_HELP)
+  except (AttributeError, KeyError) as e:
+    _fail(_unknown_field(argv, e))
+  except SyntaxError as e:
+    _fail(f'the config file {e.filename} is not valid Python (line '
+          f'{e.lineno}: {e.msg}). Fix it, or start from configs/default.py.')
+  except OSError as e:
+    _config_file_error(e)
+
+
+def _config_file_error(error):
+  detail = [l.strip() for l in str(error).splitlines() if l.strip()]
+  _fail(f'could not load the config file: {detail[-1] if detail else error}. '
+        'Pass --config=PATH to a file with a get_config() function, e.g. '
+        '--config=configs/default.py.')
+
+
+def config_value(config_flag):
+  """The parsed config, or a one-paragraph error if its file could not be
+  loaded (the loader defers that error to the first access)."""
+  try:
+    config = config_flag.value
+  except OSError as e:
+    _config_file_error(e)
+  if not hasattr(config, 'to_dict'):
+    _fail(f'the config file passed with --config returned {config!r} from '
+          'get_config(); it must return an ml_collections.ConfigDict (start '
+          'from configs/default.py).')
+  return configuration.normalise(config)
 
 
 def start(argv, config):
-  """Refuses stray arguments, quiets library logs, joins a multi-host run."""
+  """Refuses stray arguments, quiets library logs, sets process-wide JAX
+  options, joins a multi-host run."""
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   if not flags.FLAGS['verbosity'].present:
@@ -27,3 +97,17 @@ def start(argv, config):
         coordinator_address=config.coordinator_address or None,
         num_processes=config.num_processes or None,
         process_id=config.process_id if config.process_id >= 0 else None)
+  if config.compilation_cache_dir:
+    jax.config.update('jax_compilation_cache_dir',
+                      os.path.abspath(config.compilation_cache_dir))
+    # Every program: on a CPU most of ours compile in under JAX's default
+    # threshold of a second, and their sum is what a rerun waits for.
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
+def run(fn, *args):
+  """Runs fn, printing the project's errors as `error: ...` (exit code 1)."""
+  try:
+    return fn(*args)
+  except USER_ERRORS as e:
+    raise SystemExit(f'error: {e}') from None

@@ -6,7 +6,10 @@ Inspect one: `python -m lstsaug_jax.data --data_dir=DIR --dataset=NAME`.
 """
 
 import dataclasses
+import decimal
 import difflib
+import hashlib
+import json
 import os
 import re
 import sys
@@ -17,7 +20,7 @@ import numpy as np
 from lstsaug_jax import download as download_lib
 from lstsaug_jax import formats
 from lstsaug_jax import synthetic
-from lstsaug_jax.formats import DataError
+from lstsaug_jax.errors import DataError
 
 SPLIT_FORMATS = ('.tsv', '.ts', '.txt', '.csv')
 DATASET_NAME = re.compile(r'^[A-Za-z0-9_\-]+$')
@@ -51,6 +54,16 @@ class Dataset:
   @property
   def series_length(self):
     return self.x_train.shape[1]
+
+  @property
+  def fingerprint(self):
+    """A digest of the training series, labels and class names: what a
+    model trained on this split has seen."""
+    h = hashlib.sha256()
+    for a in (self.x_train, self.y_train):
+      h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps(list(self.class_names)).encode())
+    return h.hexdigest()[:16]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,20 +107,28 @@ def candidate_paths(data_dir, name):
   return pairs, npz
 
 
+def _check_pair(train_path, test_path):
+  for p, other in ((train_path, test_path), (test_path, train_path)):
+    if os.path.isdir(p):
+      raise DataError(f'{p} is a directory, but the split must be a file '
+                      f'(beside {os.path.basename(other)}). Remove or rename '
+                      'that directory and put the file there.')
+    if not os.path.isfile(p):
+      raise DataError(f'{p} is missing, though {other} is there: both splits '
+                      'are needed.')
+
+
 def read_local(data_dir, name):
-  """((x, labels), (x, labels), source) or None if nothing is there."""
+  """(train RawSplit, test RawSplit, source paths) or None if nothing is
+  there."""
   pairs, npz = candidate_paths(data_dir, name)
   for train_path, test_path in pairs:
-    if os.path.isfile(train_path) or os.path.isfile(test_path):
-      for p in (train_path, test_path):
-        if not os.path.isfile(p):
-          raise DataError(f'{p} is missing, though '
-                          f'{train_path if p == test_path else test_path} is '
-                          'there: both splits are needed.')
+    if os.path.lexists(train_path) or os.path.lexists(test_path):
+      _check_pair(train_path, test_path)
       return (formats.read_split(train_path), formats.read_split(test_path),
               (train_path, test_path))
   for path in npz:
-    if os.path.isfile(path):
+    if os.path.lexists(path):
       train, test = formats.read_npz(path)
       return train, test, (path, path)
   return None
@@ -138,29 +159,31 @@ def not_found_error(data_dir, name, options, reason):
 # --- Cleaning ----------------------------------------------------------------
 
 
-def fill_missing(x, path, policy):
+def fill_missing(split, policy):
   """Interpolates NaN gaps; returns (series list trimmed of trailing NaN
   padding, number of series with interior gaps)."""
   series, interpolated = [], 0
-  nan_rows = np.isnan(x).any(axis=1)
-  for i, row in enumerate(x):
-    if not nan_rows[i]:
-      series.append(row)
-      continue
-    valid = np.flatnonzero(~np.isnan(row))
-    if valid.size == 0:
-      raise DataError(f'{path}, line {i + 1}: the series has no values (all '
-                      'NaN). Remove that line.')
-    trimmed = row[:valid[-1] + 1]
-    if valid.size < trimmed.size:  # a gap before the last value
+  nan_rows = np.isnan(split.values).any(axis=1)
+  for i, row in enumerate(split.values):
+    valid = np.flatnonzero(~np.isnan(row)) if nan_rows[i] else None
+    if nan_rows[i] and valid.size == 0:
+      raise DataError(f'{split.where(i)}: the series has no values (all '
+                      'NaN). Remove it.')
+    trimmed = row if valid is None else row[:valid[-1] + 1]
+    if trimmed.size < 2:
+      raise DataError(
+          f'{split.where(i)}: the series has {trimmed.size} value; a series '
+          'needs at least 2 (it cannot be normalised or convolved). Remove '
+          'it, or check the file\'s layout (label first, then the values).')
+    if valid is not None and valid.size < trimmed.size:  # a gap
       if policy == 'error':
         raise DataError(
-            f'{path}, line {i + 1}: missing values (NaN) inside the series. '
-            'Set --config.missing_values=interpolate to fill them linearly, '
-            'or fix the file.')
+            f'{split.where(i)}: missing values (NaN) inside the series. Set '
+            '--config.missing_values=interpolate to fill them linearly, or '
+            'fix the file.')
       trimmed = np.interp(np.arange(trimmed.size), valid, row[valid])
       interpolated += 1
-    series.append(trimmed.astype(np.float32))
+    series.append(trimmed)
   return series, interpolated
 
 
@@ -168,19 +191,19 @@ def resample(series, length):
   if series.size == length:
     return series
   return np.interp(np.linspace(0, series.size - 1, length),
-                   np.arange(series.size), series).astype(np.float32)
+                   np.arange(series.size), series)
 
 
-def to_common_length(series_by_split, paths, policy):
+def to_common_length(series_by_split, splits, policy):
   """Stacks each split at the training set's longest length."""
   length = max(s.size for s in series_by_split[0])
   out, counts = [], []
-  for series, path in zip(series_by_split, paths):
+  for series, split in zip(series_by_split, splits):
     short = [i for i, s in enumerate(series) if s.size != length]
     if short and policy == 'error':
       i = short[0]
       raise DataError(
-          f'{path}, line {i + 1}: the series has {series[i].size} values, '
+          f'{split.where(i)}: the series has {series[i].size} values, '
           f'others {length} (variable-length series, padded with NaN). Set '
           '--config.variable_length=resample to resample every series to '
           f'{length} values.')
@@ -189,24 +212,36 @@ def to_common_length(series_by_split, paths, policy):
   return out, counts
 
 
-def canonical_labels(labels):
-  """Numeric labels as numbers ('1.0000000e+00' and '1' are one class)."""
+def _number(label):
+  """The label as an exact decimal number, or None if it is not one."""
   try:
-    numbers = labels.astype(np.float64)
-  except ValueError:
+    value = decimal.Decimal(label)
+  except decimal.InvalidOperation:
+    return None
+  return value if value.is_finite() else None
+
+
+def canonical_labels(labels):
+  """Numeric labels as numbers ('1.0000000e+00' and '1' are one class),
+  compared exactly: labels are read as text, so 17-digit integers stay
+  distinct."""
+  numbers = [_number(l) for l in labels]
+  if any(n is None for n in numbers):
     return labels
-  return np.array([str(int(v)) if v.is_integer() else repr(v)
-                   for v in numbers.tolist()])
+  return np.array([str(int(n)) if n == n.to_integral_value()
+                   else str(n.normalize()) for n in numbers])
 
 
-def index_labels(train_labels, test_labels, test_path):
+def index_labels(train_labels, test_labels, train_path, test_path):
   """Maps labels to 0..C-1 from the training set; numeric ones sort as numbers."""
   train_labels = canonical_labels(np.asarray(train_labels))
   test_labels = canonical_labels(np.asarray(test_labels))
-  try:
-    names = sorted(set(train_labels.tolist()), key=float)
-  except ValueError:
-    names = sorted(set(train_labels.tolist()))
+  names = sorted(set(train_labels.tolist()))
+  if all(_number(n) is not None for n in names):
+    names = sorted(names, key=decimal.Decimal)
+  if len(names) < 2:
+    raise DataError(f'{train_path} has one class only ({names[0]!r}); '
+                    'classification needs at least two.')
   unseen = sorted(set(test_labels.tolist()) - set(names))
   if unseen:
     raise DataError(
@@ -220,30 +255,48 @@ def index_labels(train_labels, test_labels, test_path):
 
 
 def znormalise(x, eps=1e-8):
+  """Each series to mean 0 and standard deviation 1, computed in float64
+  after dividing by the series' largest magnitude, so values near the
+  float limits (1e30, 1e300) normalise as small ones do; a constant series
+  becomes zeros."""
+  x = np.asarray(x, np.float64)
+  scale = np.max(np.abs(x), axis=1, keepdims=True)
+  x = x / np.where(scale > 0, scale, 1.0)
   mean = x.mean(axis=1, keepdims=True)
   std = x.std(axis=1, keepdims=True)
   return ((x - mean) / np.maximum(std, eps)).astype(np.float32)
 
 
-def prepare(name, train, test, paths, options):
-  """Raw (values, labels) per split -> a clean Dataset."""
-  (x_train, train_labels), (x_test, test_labels) = train, test
-  for (x, _), path in zip((train, test), paths):
-    if x.shape[0] == 0:
-      raise DataError(f'{path} holds no series.')
-  filled, interpolated = zip(*(fill_missing(x, p, options.missing_values)
-                               for x, p in zip((x_train, x_test), paths)))
+def to_float32(x, split):
+  """x as float32; values beyond float32's range are an error."""
+  too_large = np.argwhere(np.abs(x) > np.finfo(np.float32).max)
+  if len(too_large):
+    i, j = too_large[0]
+    raise DataError(
+        f'{split.where(i)}: {x[i, j]:g} is beyond the float32 range the '
+        'models compute in. Set --config.znormalise=True (the default), or '
+        'rescale the data.')
+  return x.astype(np.float32)
+
+
+def prepare(name, train, test, options):
+  """Raw train and test RawSplits -> a clean Dataset."""
+  for split in (train, test):
+    if split.values.shape[0] == 0:
+      raise DataError(f'{split.path} holds no series.')
+  filled, interpolated = zip(*(fill_missing(s, options.missing_values)
+                               for s in (train, test)))
   (x_train, x_test), resampled = to_common_length(
-      filled, paths, options.variable_length)
-  y_train, y_test, class_names = index_labels(train_labels, test_labels,
-                                              paths[1])
-  if len(class_names) < 2:
-    raise DataError(f'{paths[0]} has one class only ({class_names[0]!r}); '
-                    'classification needs at least two.')
+      filled, (train, test), options.variable_length)
+  y_train, y_test, class_names = index_labels(train.labels, test.labels,
+                                              train.path, test.path)
   if options.znormalise:
     x_train, x_test = znormalise(x_train), znormalise(x_test)
+  else:
+    x_train, x_test = to_float32(x_train, train), to_float32(x_test, test)
   provenance = dict(
-      source=paths[0] if paths[0] == paths[1] else list(paths),
+      source=train.path if train.path == test.path else [train.path,
+                                                          test.path],
       z_normalised=options.znormalise,
       interpolated=dict(train=interpolated[0], test=interpolated[1]),
       resampled=dict(train=resampled[0], test=resampled[1]))
@@ -294,8 +347,10 @@ def _load_train_test(data_dir, name, options):
         options.synthetic_seed)
     names = np.array(synthetic.CBF_CLASSES)
     source = f'{name} (seed {options.synthetic_seed})'
-    return prepare(name, (x_train, names[y_train]), (x_test, names[y_test]),
-                   (source, source), options)
+    return prepare(name, *(
+        formats.RawSplit(source, x.astype(np.float64), names[y],
+                         np.arange(len(x)), unit='row')
+        for x, y in ((x_train, y_train), (x_test, y_test))), options)
   if not DATASET_NAME.match(name):
     raise DataError(f'{name!r} is not a dataset name: use letters, digits, '
                     '"_" and "-" only (the name of its files).')
@@ -311,8 +366,8 @@ def _load_train_test(data_dir, name, options):
       raise not_found_error(data_dir, name, options,
                             f'The download failed: {e}.') from None
     found = read_local(data_dir, name)
-  train, test, paths = found
-  return prepare(name, train, test, paths, options)
+  train, test, _ = found
+  return prepare(name, train, test, options)
 
 
 def load_dataset(data_dir, name, options=Options()):

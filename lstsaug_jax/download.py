@@ -13,10 +13,8 @@ import urllib.error
 import urllib.request
 import zipfile
 
-import numpy as np
-
 from lstsaug_jax import formats
-from lstsaug_jax.formats import DataError
+from lstsaug_jax.errors import DataError
 
 DEFAULT_URL = 'https://timeseriesclassification.com/aeon-toolkit'
 # Readable split formats inside the archive's zips, best first.
@@ -88,9 +86,10 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True):
   """
   url = f'{base_url.rstrip("/")}/{name}.zip'
   final = os.path.join(data_dir, 'UCRArchive_2018', name)
-  os.makedirs(os.path.dirname(final), exist_ok=True)
+  created = _makedirs(os.path.dirname(final))
   work = tempfile.mkdtemp(prefix=f'.{name}-download-',
                           dir=os.path.dirname(final))
+  done = False
   try:
     zip_path = os.path.join(work, f'{name}.zip')
     fetch(url, zip_path, timeout=timeout, progress=progress)
@@ -105,10 +104,30 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True):
         raise DataError(
             f'The zip from {url} holds no {name}_{split} file in a format we '
             f'read ({", ".join(ZIP_FORMATS)}).')
-      values, labels = formats.read_split(source)
+      raw = formats.read_split(source)
       formats.write_tsv(os.path.join(staged, f'{name}_{split}.tsv'),
-                        values, np.asarray(labels))
+                        raw.values, raw.labels)
     os.rename(staged, final)
+    done = True
   finally:
     shutil.rmtree(work, ignore_errors=True)
+    if not done:
+      # Folders this download created, innermost first, go too: a failed
+      # download leaves nothing behind.
+      for folder in created:
+        try:
+          os.rmdir(folder)
+        except OSError:
+          break
   return final
+
+
+def _makedirs(path):
+  """os.makedirs; returns the folders it created, innermost first."""
+  created = []
+  path = os.path.abspath(path)
+  while not os.path.isdir(path):
+    created.append(path)
+    path = os.path.dirname(path)
+  os.makedirs(created[0] if created else path, exist_ok=True)
+  return created

@@ -1,86 +1,184 @@
-"""Parsers for labelled univariate series files. Each returns
-(values float32 (n, length) with NaN for missing, raw labels as strings)."""
+"""Parsers for labelled series files.
 
-import io
+Each returns a `RawSplit`: values as float64 (n, length) with NaN for missing
+values and for the padding of shorter series, labels as text (never parsed
+as numbers here: two long integer labels must not become one float), and
+the line each series came from, for error messages. A file that cannot be
+read as it is meant (a non-numeric or infinite value, a missing label, a
+truncated row, bytes that are not text) is a DataError naming the file, the
+line and the fix.
+"""
+
+import csv
+import dataclasses
 import os
+import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
 
+from lstsaug_jax.errors import DataError
 
-class DataError(ValueError):
-  """Bad or missing input data; the message says what is wrong and the fix."""
-
-
-def _first_non_number(frame):
-  """(row, column label, cell) of the first non-numeric cell, or None."""
-  for c in frame:
-    if not pd.api.types.is_numeric_dtype(frame[c]):
-      column = frame[c]
-      bad = pd.to_numeric(column, errors='coerce').isna() & column.notna()
-      row = int(np.flatnonzero(bad.to_numpy())[0])
-      return row, c, column.iat[row]
-  return None
+# Label cells that mean "no label".
+MISSING_LABELS = frozenset(('', 'nan', 'na', 'n/a', 'null', 'none', '?'))
 
 
-def _frame_to_arrays(path, frame):
-  if frame.shape[1] < 2:
-    raise DataError(f'{path} has a single column: expected the class label '
-                    'then the values on each line.')
-  values = frame.iloc[:, 1:]
-  bad = _first_non_number(values)
-  if bad:
-    row, column, cell = bad
+@dataclasses.dataclass(frozen=True)
+class RawSplit:
+  """One split as read from its file, before any cleaning."""
+
+  path: str
+  values: np.ndarray  # float64 (n, length); NaN: missing or padding
+  labels: np.ndarray  # str (n,)
+  lines: np.ndarray  # int (n,): the line (or array row) of each series
+  unit: str = 'line'  # what `lines` counts: 'line' (text) or 'row' (arrays)
+
+  def where(self, i):
+    """'PATH, line N' for series i, for messages."""
+    return f'{self.path}, {self.unit} {self.lines[i]}'
+
+
+def read_text(path):
+  """The file's text; a DataError naming it if it cannot be read or is not
+  UTF-8."""
+  try:
+    with open(path, 'rb') as f:
+      raw = f.read()
+  except IsADirectoryError:
+    raise DataError(f'{path} is a directory, not a file. Put the split\'s '
+                    'file there (or remove the directory).') from None
+  except PermissionError:
+    raise DataError(f'{path} cannot be read: permission denied. Make it '
+                    'readable (chmod u+r) or copy it somewhere you can '
+                    'read.') from None
+  except OSError as e:
+    raise DataError(f'{path} cannot be read ({e.strerror or e}).') from None
+  try:
+    return raw.decode('utf-8-sig')
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b'\n') + 1
     raise DataError(
-        f'{path}, line {row + 1}, column {column + 1}: {cell!r} is not a '
-        'number. Series values must be numeric (NaN for missing values).')
-  labels = frame.iloc[:, 0].astype(str).str.strip().to_numpy()
-  return values.to_numpy(np.float32), labels
+        f'{path}, line {line}: byte 0x{raw[e.start]:02x} is not UTF-8 text. '
+        'Series files must be text: save it as UTF-8 (or plain ASCII); if it '
+        'is an archive or a binary file, extract or convert it first.'
+    ) from None
+
+
+def check_labels(labels, where):
+  """where(i): the location of series i, for the message."""
+  for i, label in enumerate(labels):
+    if label.lower() in MISSING_LABELS:
+      raise DataError(
+          f'{where(i)}: the class label is missing ({str(label)!r}). Every series '
+          'needs a label; fill it in or remove the series.')
+
+
+def to_numbers(path, cells, lines, first_column=2):
+  """Rows of equally many value cells (str) -> float64 (n, length).
+
+  NaN / nan / ? are missing values; anything else that is not a finite
+  number is an error naming its line and column.
+  """
+  try:
+    values = np.array(cells, dtype=np.float64)
+  except ValueError:
+    for row, line in zip(cells, lines):
+      for j, cell in enumerate(row):
+        try:
+          float(cell)
+        except ValueError:
+          hint = (' Complex values are not supported.' if 'j' in cell.lower()
+                  and cell.strip() else '')
+          raise DataError(
+              f'{path}, line {line}, column {j + first_column}: {cell!r} is '
+              'not a number. Series values must be numeric (NaN for missing '
+              f'values).{hint}') from None
+    raise
+  infinite = np.argwhere(np.isinf(values))
+  if len(infinite):
+    i, j = infinite[0]
+    raise DataError(
+        f'{path}, line {lines[i]}, column {j + first_column}: '
+        f'{cells[i][j].strip()!r} is infinite. Series values must be finite '
+        '(NaN marks a missing value): replace it, or remove the line.')
+  return values
+
+
+def _split_fields(text, sep):
+  """(fields per non-blank line, their line numbers)."""
+  rows, lines = [], []
+  physical = text.split('\n')
+  if sep == ',':
+    parsed = csv.reader(physical)
+  elif sep is None:
+    parsed = (l.split() for l in physical)
+  else:
+    parsed = (l.rstrip('\r').split(sep) for l in physical)
+  for number, fields in enumerate(parsed, 1):
+    if fields and any(f.strip() for f in fields):
+      rows.append(fields)
+      lines.append(number)
+  return rows, lines
 
 
 def read_delimited(path, sep):
   """Label-first rows: UCR 2018 .tsv (sep='\\t'), .csv (','), 2015 .txt
-  (sep=None: commas or whitespace, detected from the first line)."""
+  (sep=None: commas or whitespace, detected from the first line).
+
+  Every row holds the same number of fields: series of different lengths are
+  padded with NaN (the archive's convention), so a shorter row is a
+  truncated line, not a shorter series.
+  """
+  text = read_text(path)
   if sep is None:
-    with open(path) as f:
-      first = f.readline()
-    sep = ',' if ',' in first else r'\s+'
-  try:
-    frame = pd.read_csv(path, sep=sep, header=None, dtype={0: str},
-                        skipinitialspace=True)
-  except pd.errors.EmptyDataError:
+    first = next((l for l in text.split('\n') if l.strip()), '')
+    sep = ',' if ',' in first else None
+  rows, lines = _split_fields(text, sep)
+  if not rows:
     raise DataError(f'{path} is empty: expected one series per line, with '
-                    'the class label first.') from None
-  except pd.errors.ParserError as e:
+                    'the class label first.')
+  counts = np.array([len(r) for r in rows])
+  width = int(np.max(counts))
+  if width < 2:
+    raise DataError(f'{path} has a single column: expected the class label '
+                    'then the values on each line.')
+  if np.any(counts != width):
+    i = int(np.flatnonzero(counts != width)[0])
+    longest = lines[int(np.argmax(counts))]
     raise DataError(
-        f'{path} has rows of different lengths ({e}). Every line must hold '
-        'the label then the same number of values; pad shorter series with '
-        'NaN.') from None
-  return _frame_to_arrays(path, frame)
+        f'{path}, line {lines[i]}: {counts[i] - 1} values, but line {longest} '
+        f'has {width - 1} (rows of different lengths: a truncated or '
+        'damaged line?). Every line must hold the label then the same number '
+        'of values; pad shorter series with NaN.')
+  labels = np.array([r[0].strip() for r in rows])
+  check_labels(labels, lambda i: f'{path}, line {lines[i]}')
+  values = to_numbers(path, [[c.strip() or 'nan' for c in r[1:]]
+                             for r in rows], lines)
+  return RawSplit(path, values, labels, np.array(lines))
 
 
 def read_ts(path):
   """The sktime/aeon .ts format: @-headers, then `v1,v2,...:label` lines."""
   header, rows, line_numbers = {}, [], []
   in_data = False
-  with open(path, encoding='utf-8', errors='replace') as f:
-    for number, line in enumerate(f, 1):
-      line = line.strip()
-      if not line or line.startswith('#'):
-        continue
-      if not in_data:
-        if not line.startswith('@'):
-          raise DataError(f'{path}, line {number}: expected a @-header or '
-                          f'@data before data, got {line[:40]!r}.')
-        key, _, value = line[1:].partition(' ')
-        key = key.lower()
-        if key == 'data':
-          in_data = True
-        else:
-          header[key] = value.strip()
-        continue
-      rows.append(line)
-      line_numbers.append(number)
+  for number, line in enumerate(read_text(path).split('\n'), 1):
+    line = line.strip()
+    if not line or line.startswith('#'):
+      continue
+    if not in_data:
+      if not line.startswith('@'):
+        raise DataError(f'{path}, line {number}: expected a @-header or '
+                        f'@data before data, got {line[:40]!r}.')
+      key, _, value = line[1:].partition(' ')
+      key = key.lower()
+      if key == 'data':
+        in_data = True
+      else:
+        header[key] = value.strip()
+      continue
+    rows.append(line)
+    line_numbers.append(number)
   if not in_data:
     raise DataError(f'{path} has no @data line: not a .ts file, or truncated.')
   if not rows:
@@ -101,44 +199,57 @@ def read_ts(path):
           f'{path}, line {number}: expected `v1,v2,...:label` (one dimension '
           f'then the label), found {len(parts) - 1} colon(s).')
     values, label = parts[0], parts[1].strip()
+    check_labels([label], lambda _: f'{path}, line {number}')
     if allowed and label not in allowed:
       raise DataError(f'{path}, line {number}: label {label!r} is not in the '
                       f'header\'s @classLabel list {sorted(allowed)}.')
-    series.append(values.replace('?', 'NaN'))
+    series.append([v.strip() for v in values.split(',')])
     labels.append(label)
-  lengths = [s.count(',') + 1 for s in series]
+  lengths = [len(s) for s in series]
   width = max(lengths)
   declared = header.get('serieslength')
-  if (header.get('equallength', '').lower() == 'true' and declared
-      and any(n != int(declared) for n in lengths)):
-    bad = next(i for i, n in enumerate(lengths) if n != int(declared))
+  equal = header.get('equallength', '').lower() == 'true'
+  expected = int(declared) if (equal and declared) else (width if equal
+                                                         else None)
+  if expected is not None and any(n != expected for n in lengths):
+    bad = next(i for i, n in enumerate(lengths) if n != expected)
     raise DataError(
         f'{path}, line {line_numbers[bad]}: {lengths[bad]} values, but the '
-        f'header says @equalLength true and @seriesLength {declared}.')
+        'header says @equalLength true'
+        + (f' and @seriesLength {declared}.' if declared else
+           f' and line {line_numbers[lengths.index(width)]} has {width}.'))
   # Pad unequal lengths with trailing NaN, as the tsv archive does.
-  text = '\n'.join(s + ',NaN' * (width - n) for s, n in zip(series, lengths))
-  frame = pd.read_csv(io.StringIO(text), header=None)
-  bad = _first_non_number(frame)
-  if bad:
-    row, _, cell = bad
-    raise DataError(f'{path}, line {line_numbers[row]}: {cell!r} is not a '
-                    'number.')
-  return frame.to_numpy(np.float32), np.array(labels)
+  cells = [[('nan' if v in ('?', '') else v) for v in s] + ['nan'] * (width - n)
+           for s, n in zip(series, lengths)]
+  values = to_numbers(path, cells, line_numbers, first_column=1)
+  return RawSplit(path, values, np.array(labels), np.array(line_numbers))
+
+
+ARRAY_NAMES = ('X_train', 'y_train', 'X_test', 'y_test')
 
 
 def read_npz(path):
-  """A user's arrays: X_train, y_train, X_test, y_test."""
+  """A user's arrays: X_train, y_train, X_test, y_test. Returns the train
+  and test RawSplits."""
+  if os.path.isdir(path):
+    raise DataError(f'{path} is a directory, not an .npz file.')
   try:
     with np.load(path, allow_pickle=False) as f:
       arrays = {k: f[k] for k in f.files}
-  except (OSError, ValueError) as e:
-    raise DataError(f'{path} is not a readable .npz file ({e}).') from None
-  missing = [k for k in ('X_train', 'y_train', 'X_test', 'y_test')
-             if k not in arrays]
+  except PermissionError:
+    raise DataError(f'{path} cannot be read: permission denied.') from None
+  except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+          zlib.error) as e:
+    raise DataError(
+        f'{path} is not a readable .npz file ({type(e).__name__}: {e}): it is '
+        'damaged or truncated, or not an .npz. Write it again with '
+        'np.savez(path, X_train=..., y_train=..., X_test=..., '
+        'y_test=...).') from None
+  missing = [k for k in ARRAY_NAMES if k not in arrays]
   if missing:
     raise DataError(f'{path} lacks the arrays {missing}; it must hold '
                     'X_train, y_train, X_test, y_test.')
-  out = {}
+  out = []
   for split in ('train', 'test'):
     x, y = arrays[f'X_{split}'], arrays[f'y_{split}']
     if x.ndim == 3 and x.shape[1] == 1:
@@ -147,12 +258,25 @@ def read_npz(path):
       raise DataError(
           f'{path}: X_{split} has shape {x.shape} and y_{split} {y.shape}; '
           f'expected X_{split} (n, length) and y_{split} (n,).')
+    if np.iscomplexobj(x):
+      raise DataError(f'{path}: X_{split} holds complex values; series must '
+                      'be real (take .real or np.abs first).')
     try:
-      x = x.astype(np.float32)
-    except ValueError:
-      raise DataError(f'{path}: X_{split} is not numeric.') from None
-    out[split] = (x, np.array([str(v).strip() for v in y]))
-  return out['train'], out['test']
+      x = x.astype(np.float64)
+    except (ValueError, TypeError):
+      raise DataError(f'{path}: X_{split} is not numeric '
+                      f'(dtype {x.dtype}).') from None
+    where = f'{path}: X_{split}'
+    rows = np.arange(len(x))
+    infinite = np.argwhere(np.isinf(x))
+    if len(infinite):
+      i, j = infinite[0]
+      raise DataError(f'{where}[{i}, {j}] is {x[i, j]}: series values must '
+                      'be finite (NaN marks a missing value).')
+    labels = np.array([str(v).strip() for v in y.tolist()])
+    check_labels(labels, lambda i: f'{path}: y_{split}[{i}]')
+    out.append(RawSplit(where, x, labels, rows, unit='row'))
+  return tuple(out)
 
 
 READERS = {
@@ -169,8 +293,7 @@ def read_split(path):
 
 def write_tsv(path, values, labels):
   """Writes the UCR 2018 layout (label first, tab separated)."""
-  frame = pd.DataFrame(values.astype(np.float64))
+  frame = pd.DataFrame(np.asarray(values, np.float64))
   frame.insert(0, 'label', labels)
   frame.to_csv(path, sep='\t', header=False, index=False, na_rep='NaN',
                float_format='%.8g')
-

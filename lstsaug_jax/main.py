@@ -16,13 +16,11 @@ _CONFIG = config_flags.DEFINE_config_file(
 
 
 def main(argv):
-  cli.start(argv, _CONFIG.value)
-  try:
-    pipeline.run(_CONFIG.value)
-  except cli.USER_ERRORS as e:
-    raise SystemExit(f'error: {e}') from None
+  config = cli.config_value(_CONFIG)
+  cli.start(argv, config)
+  cli.run(pipeline.run, config)
 
 
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config'])
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

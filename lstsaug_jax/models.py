@@ -7,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from lstsaug_jax.errors import ConfigError
+
 OUTPUT_ACTIVATIONS = {
     'linear': lambda x: x,
     'sigmoid': nn.sigmoid,
@@ -61,7 +63,7 @@ class VAE(nn.Module):
 
   def setup(self):
     if self.output_activation not in OUTPUT_ACTIVATIONS:
-      raise ValueError(
+      raise ConfigError(
           f'Unknown VAE output activation {self.output_activation!r}; choose '
           f'one of {sorted(OUTPUT_ACTIVATIONS)} (config.vae.output_activation).')
     self.encoder = Encoder(self.hidden_dims, self.latent_dim)
@@ -196,7 +198,7 @@ CLASSIFIERS = {
 
 def create_classifier(arch, num_classes, conv_impl='matmul'):
   if arch not in CLASSIFIERS:
-    raise ValueError(
+    raise ConfigError(
         f'Unknown classifier architecture {arch!r} (config.classifier.arch); '
         f'choose one of {sorted(CLASSIFIERS)}.')
   return ResNet(num_classes=num_classes, conv_impl=conv_impl,

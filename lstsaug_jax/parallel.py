@@ -15,6 +15,8 @@ from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lstsaug_jax.errors import ConfigError
+
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
@@ -55,7 +57,7 @@ def make_placement(num_seeds, num_devices=0):
   devices = jax.devices()
   if num_devices:
     if num_devices > len(devices):
-      raise ValueError(
+      raise ConfigError(
           f'num_devices={num_devices} but only {len(devices)} devices are '
           f'visible ({devices[0].platform}); set --config.num_devices=0 to use '
           'them all.')

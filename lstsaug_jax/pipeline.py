@@ -1,5 +1,6 @@
 """The LSTSAUG pipeline: VAE, latent augmentation, baseline vs augmented."""
 
+import io
 import os
 import resource
 import time
@@ -10,54 +11,23 @@ import numpy as np
 
 from lstsaug_jax import augment
 from lstsaug_jax import checkpoint
+from lstsaug_jax import configuration
 from lstsaug_jax import data
+from lstsaug_jax import diagnostics
+from lstsaug_jax import files
 from lstsaug_jax import metrics
 from lstsaug_jax import models
 from lstsaug_jax import parallel
 from lstsaug_jax import plotting
 from lstsaug_jax import reporting
 from lstsaug_jax import train
+from lstsaug_jax.errors import OutputError
+from lstsaug_jax.errors import TrainingError
 
 # Named streams split from config.seed. Both classifiers start from the same
 # initial weights, so baseline and augmented runs differ only in their data.
 KEYS = ('vae_init', 'vae_train', 'augment', 'plot', 'classifier_init',
         'baseline_train', 'augmented_train')
-
-
-def validate_config(config):
-  problems = []
-  for field in ('num_epochs', 'batch_size', 'num_samples', 'latent_dim',
-                'eval_batch_size', 'num_seeds'):
-    if getattr(config, field) < (0 if field == 'num_epochs' else 1):
-      problems.append(f'{field}={getattr(config, field)} must be positive')
-  if config.noise < 0:
-    problems.append(f'noise={config.noise} must be >= 0')
-  if config.eval_every < 0:
-    problems.append(f'eval_every={config.eval_every} must be >= 0 (0: off)')
-  if config.vae.output_activation not in models.OUTPUT_ACTIVATIONS:
-    problems.append(
-        f'vae.output_activation={config.vae.output_activation!r} is not one '
-        f'of {sorted(models.OUTPUT_ACTIVATIONS)}')
-  if config.classifier.arch not in models.CLASSIFIERS:
-    problems.append(f'classifier.arch={config.classifier.arch!r} is not one '
-                    f'of {sorted(models.CLASSIFIERS)}')
-  if config.classifier.model_selection not in train.MODEL_SELECTIONS:
-    problems.append(
-        f'classifier.model_selection={config.classifier.model_selection!r} '
-        f'is not one of {train.MODEL_SELECTIONS}')
-  if not 0.0 <= config.classifier.max_batch_fraction <= 1.0:
-    problems.append(f'classifier.max_batch_fraction='
-                    f'{config.classifier.max_batch_fraction} must be in '
-                    '[0, 1] (0: off)')
-  if not 0.0 <= config.validation_fraction < 1.0:
-    problems.append(f'validation_fraction={config.validation_fraction} must '
-                    'be in [0, 1) (0: evaluate on the test set)')
-  if config.classifier.conv_impl not in train.CONV_IMPLS:
-    problems.append(f'classifier.conv_impl={config.classifier.conv_impl!r} '
-                    f'is not one of {train.CONV_IMPLS}')
-  if problems:
-    raise ValueError('Invalid config: ' + '; '.join(problems) + '. Fix these '
-                     'fields (e.g. --config.FIELD=VALUE) and run again.')
 
 
 def classifier_settings(config, num_train=None):
@@ -95,7 +65,7 @@ def vae_param_shapes(model, x, init_keys):
 
 
 def train_vae(config, model, x, y, init_keys, train_keys, logger,
-              placement=parallel.Placement()):
+              placement=parallel.Placement(), seeds=None):
   """Trains one VAE per seed; returns their parameters (seed axis first)."""
   batch_size = train.epoch_batch_size(config.batch_size,
                                       placement.batch_multiple)
@@ -111,19 +81,19 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
                         placement.per_seed(train_keys), config.num_epochs,
                         desc='VAE', learning_rate=config.learning_rate,
                         on_epoch=lambda r: logger.log('vae', r),
-                        progress=config.progress)
+                        progress=config.progress, seeds=seeds)
   return states.params
 
 
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
-                     stage, placement=parallel.Placement()):
+                     stage, placement=parallel.Placement(), seeds=None):
   """Trains one classifier per seed on (x, y) (x with a leading seed axis
   if x.ndim == 3).
 
   Returns:
     a dict: per seed, `accuracy` and `f1` on the test set of the model
-    chosen by classifier.model_selection and its `selected_epoch`; and the
-    `num_epochs` and `batch_size` trained with.
+    chosen by classifier.model_selection, its `predictions` and its
+    `selected_epoch`; and the `num_epochs` and `batch_size` trained with.
   """
   n = x.shape[-2]
   num_epochs, batch_size = classifier_settings(config, n)
@@ -147,7 +117,8 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
   x_test = placement.shared(jnp.asarray(dataset.x_test))
 
   def evaluate(states):
-    preds = train.predict(model, states, x_test, config.eval_batch_size)
+    preds = train.predict(model, states, x_test, config.eval_batch_size,
+                          desc=stage)
     return dict(test_accuracy=np.array(
         [metrics.accuracy(dataset.y_test, p) for p in preds]))
 
@@ -156,11 +127,13 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
       placement.per_seed(train_keys), num_epochs, desc=stage,
       learning_rate=c.learning_rate, on_epoch=lambda r: logger.log(stage, r),
       evaluate=evaluate, eval_every=config.eval_every,
-      progress=config.progress, model_selection=c.model_selection)
-  preds = train.predict(model, states, x_test, config.eval_batch_size)
+      progress=config.progress, model_selection=c.model_selection,
+      seeds=seeds)
+  preds = train.predict(model, states, x_test, config.eval_batch_size,
+                        desc=stage)
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
               f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
-              selected_epoch=[int(e) for e in selected],
+              predictions=preds, selected_epoch=[int(e) for e in selected],
               num_epochs=int(num_epochs), batch_size=int(batch_size))
 
 
@@ -174,29 +147,71 @@ def summarise(results, prefix, scores):
   results[f'{prefix}_batch_size'] = scores['batch_size']
 
 
+def prepare_vae(config, dataset, vae, seeds, keys):
+  """Before any work: the restored VAEs (use_trained), or a check that the
+  checkpoint path takes a save. Returns (params or None, checkpoint path,
+  metadata)."""
+  meta = checkpoint.vae_metadata(config, dataset, seeds)
+  path = checkpoint.checkpoint_path(config)
+  if config.use_trained:
+    abstract = vae_param_shapes(vae, dataset.x_train, keys['vae_init'])
+    params, _ = checkpoint.restore_vae(path, meta, abstract)
+    return params, path, meta
+  checkpoint.check_save_target(path)
+  return None, path, meta
+
+
+def plot_stage(config, dataset, vae, vae_params, keys, run_dir):
+  x0 = dataset.x_test[:1]
+  first_vae = jax.tree_util.tree_map(lambda a: a[0], vae_params)
+  neighbours = augment.latent_neighbours(
+      vae, first_vae, jnp.asarray(x0), keys['plot'][0], noise=config.noise,
+      num_samples=config.plot_neighbours)
+  return plotting.plot_neighbours(
+      os.path.join(run_dir, 'augment.png'), x0[0],
+      np.asarray(neighbours)[:, 0],
+      title=f'{config.dataset}: test series 0 and {config.plot_neighbours} '
+      f'latent neighbours (noise {config.noise})')
+
+
+class _Written:
+  """What a run has written so far, for the message if a later write fails."""
+
+  def __init__(self, run_dir):
+    self.run_dir, self.items = run_dir, []
+
+  def add(self, item):
+    self.items.append(item)
+
+  def fail(self, error, logger):
+    records = (f'metrics.jsonl ({logger.records} whole records)'
+               if logger is not None else None)
+    written = [i for i in self.items + [records] if i]
+    return (f'{error} Written in {self.run_dir}: {", ".join(written)}. Not '
+            'written: results.json (no results are reported for this run).')
+
+
 def run(config):
-  """Runs the stages the config asks for; returns the final metrics."""
-  validate_config(config)
-  if config.compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir',
-                      os.path.abspath(config.compilation_cache_dir))
+  """Runs the stages the config asks for; returns the final metrics and
+  writes them, with per-epoch metrics and predictions, to a new run
+  directory."""
+  configuration.validate(config)
   placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
   seeds = run_seeds(config)
-  meta = checkpoint.vae_metadata(config, dataset.series_length,
-                                 dataset.num_classes, dataset.class_names,
-                                 seeds)
-  ckpt_path = checkpoint.checkpoint_path(config)
   keys = seed_keys(seeds)
-  if config.use_trained:
-    # Fail on a missing or mismatched checkpoint before any work is done.
-    abstract = vae_param_shapes(vae, dataset.x_train, keys['vae_init'])
-    checkpoint.read_metadata(ckpt_path)
+  # Everything that depends on the user's input is checked before a run
+  # directory exists or anything trains.
+  vae_params, ckpt_path, meta = prepare_vae(config, dataset, vae, seeds, keys)
+  files.check_writable_dir(config.results_dir, 'results_dir')
 
   run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
-  with open(os.path.join(run_dir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
+  written = _Written(run_dir)
+  files.atomic_write(os.path.join(run_dir, 'config.json'),
+                     config.to_json_best_effort(indent=2, sort_keys=True)
+                     + '\n')
+  written.add('config.json')
   print(f'Run directory: {run_dir}')
   if placement.mode != 'single':
     print(f'{placement.num_devices} devices, sharding the '
@@ -213,20 +228,25 @@ def run(config):
                  num_classes=int(dataset.num_classes),
                  data=dataset.provenance, devices=placement.num_devices,
                  vae_checkpoint=ckpt_path, wall_time_s={})
+  predictions = {}
   try:
     start = time.perf_counter()
-    if config.use_trained:
-      vae_params, _ = checkpoint.restore_vae(ckpt_path, meta, abstract)
+    if vae_params is not None:
       print(f'Restored the trained VAE from {ckpt_path} (no VAE training).')
       results['vae_source'] = 'restored'
     else:
       vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
                              keys['vae_init'], keys['vae_train'], logger,
-                             placement)
+                             placement, seeds)
       checkpoint.save_vae(ckpt_path, vae_params, meta)
+      written.add(f'the VAE checkpoint {ckpt_path}')
       print(f'Saved the trained VAE to {ckpt_path}')
       results['vae_source'] = 'trained'
     results['wall_time_s']['vae'] = time.perf_counter() - start
+    quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
+                                      dataset.x_test, dataset.y_test)
+    results['vae_quality'] = dict(diagnostics.summary(quality),
+                                  per_seed=quality)
 
     if not (config.test_augment or config.augment_plot or config.baseline):
       print('Trained and saved the VAE only. Add --config.test_augment=True '
@@ -234,26 +254,19 @@ def run(config):
             '--config.augment_plot=True for a plot of latent neighbours.')
 
     if config.augment_plot:
-      x0 = dataset.x_test[:1]
-      first_vae = jax.tree_util.tree_map(lambda a: a[0], vae_params)
-      neighbours = augment.latent_neighbours(
-          vae, first_vae, jnp.asarray(x0), keys['plot'][0],
-          noise=config.noise, num_samples=config.plot_neighbours)
-      path = plotting.plot_neighbours(
-          os.path.join(run_dir, 'augment.png'), x0[0],
-          np.asarray(neighbours)[:, 0],
-          title=f'{config.dataset}: test series 0 and '
-          f'{config.plot_neighbours} latent neighbours (noise '
-          f'{config.noise})')
+      path = plot_stage(config, dataset, vae, vae_params, keys, run_dir)
+      written.add('augment.png')
       results['augment_plot'] = path
       print(f'Saved the augmentation plot to {path}')
 
     if config.baseline:
       start = time.perf_counter()
-      summarise(results, 'baseline', train_classifier(
+      scores = train_classifier(
           config, dataset, dataset.x_train, dataset.y_train,
           keys['classifier_init'], keys['baseline_train'], logger, 'baseline',
-          placement))
+          placement, seeds)
+      summarise(results, 'baseline', scores)
+      predictions['baseline'] = scores['predictions']
       results['wall_time_s']['baseline'] = time.perf_counter() - start
 
     if config.test_augment:
@@ -262,16 +275,34 @@ def run(config):
           vae, vae_params, dataset.x_train, dataset.y_train, keys['augment'],
           noise=config.noise, num_samples=config.num_samples)
       results['augmented_train_size'] = int(x_aug.shape[1])
-      summarise(results, 'augmented', train_classifier(
+      scores = train_classifier(
           config, dataset, x_aug, y_aug, keys['classifier_init'],
-          keys['augmented_train'], logger, 'augmented', placement))
+          keys['augmented_train'], logger, 'augmented', placement, seeds)
+      summarise(results, 'augmented', scores)
+      predictions['augmented'] = scores['predictions']
       results['wall_time_s']['augmented'] = time.perf_counter() - start
+
+    results['peak_host_memory_mb'] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if predictions:
+      # Per stage, each seed's predicted class of every evaluation series
+      # (class indices into class_names), beside the true ones.
+      buffer = io.BytesIO()
+      np.savez(buffer, y_true=dataset.y_test, **predictions,
+               class_names=np.array(dataset.class_names, dtype=str))
+      files.atomic_write(os.path.join(run_dir, 'predictions.npz'),
+                         buffer.getvalue())
+      written.add('predictions.npz')
+    files.write_json(os.path.join(run_dir, 'results.json'), results)
+  except TrainingError as e:
+    raise TrainingError(written.fail(e, logger)) from None
+  except OSError as e:
+    raise OutputError(written.fail(
+        e if isinstance(e, OutputError) else
+        f'Writing the run\'s outputs failed ({e}).', logger)) from None
   finally:
     logger.close()
 
-  results['peak_host_memory_mb'] = (
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-  reporting.write_json(os.path.join(run_dir, 'results.json'), results)
   print(reporting.format_table(results))
   print(f'Results written to {run_dir}')
   return results

@@ -1,8 +1,12 @@
 """What a run leaves behind: its directory, metrics files, table, wandb."""
 
 import datetime
+import errno
 import json
 import os
+
+from lstsaug_jax.errors import ConfigError
+from lstsaug_jax.errors import OutputError
 
 
 def make_run_dir(results_dir, dataset):
@@ -17,34 +21,52 @@ def make_run_dir(results_dir, dataset):
       return path
     except FileExistsError:
       continue
-  raise RuntimeError(f'Could not create a new run directory under {base}.')
-
-
-def write_json(path, obj):
-  """Writes JSON through a temporary file, so a reader never sees half."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
+  raise OutputError(f'Could not create a new run directory under {base}: '
+                    '1000 runs started this second already exist.')
 
 
 class MetricsLogger:
-  """Appends per-epoch records to metrics.jsonl, and to wandb if enabled."""
+  """Appends per-epoch records to metrics.jsonl, and to wandb if enabled.
+
+  Each record goes out in one write; a write that fails part-way (a full
+  disk) is cut back to the last whole record and raised as an OutputError
+  that says how many records the file holds.
+  """
 
   def __init__(self, run_dir, wandb_run=None):
     self.path = os.path.join(run_dir, 'metrics.jsonl')
-    self._file = open(self.path, 'a')
+    self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                       0o644)
+    self._size = os.fstat(self._fd).st_size
     self._wandb = wandb_run
+    self.records = 0
+    self.last = None  # (stage, epoch) of the last whole record
 
   def log(self, stage, record):
-    self._file.write(json.dumps(dict(stage=stage, **record)) + '\n')
-    self._file.flush()
+    line = (json.dumps(dict(stage=stage, **record)) + '\n').encode()
+    try:
+      written = os.write(self._fd, line)
+      if written != len(line):
+        raise OSError(errno.ENOSPC, 'No space left on device (short write)')
+    except OSError as e:
+      try:
+        os.ftruncate(self._fd, self._size)
+      except OSError:
+        pass
+      last = (f', the last for stage {self.last[0]} epoch {self.last[1]}'
+              if self.last else '')
+      raise OutputError(
+          f'Writing {self.path} failed ({e.strerror or e}) at stage {stage} '
+          f'epoch {record.get("epoch")}: the file holds {self.records} whole '
+          f'records{last}; the failed record was removed.') from None
+    self._size += len(line)
+    self.records += 1
+    self.last = (stage, record.get('epoch'))
     if self._wandb is not None:
       self._wandb.log({f'{stage}/{k}': v for k, v in record.items()})
 
   def close(self):
-    self._file.close()
+    os.close(self._fd)
     if self._wandb is not None:
       self._wandb.finish()
 
@@ -54,7 +76,7 @@ def start_wandb(config, run_dir):
   try:
     import wandb  # pylint: disable=g-import-not-at-top
   except ImportError:
-    raise RuntimeError(
+    raise ConfigError(
         'config.wandb=True asks for Weights & Biases logging, but the wandb '
         'package is not installed. Install it with `pip install wandb` (set '
         'WANDB_MODE=offline to log without an account), or run without '
@@ -83,10 +105,18 @@ def format_table(results):
       ('train size (original / augmented)',
        f'{results["train_size"]} / {results.get("augmented_train_size") or "-"}'),
       ('test size', str(results['test_size'])),
-  ] + [(f'{prefix} accuracy / weighted F1',
-        f'{score(prefix, "accuracy")} / {score(prefix, "f1")}')
-       for prefix in ('baseline', 'augmented')] + [
-           (f'wall time {stage} (s)', f'{t:.1f}')
+  ]
+  q = results.get('vae_quality')
+  if q:
+    rows.append(('VAE R^2 train / eval, KL, active dims',
+                 f'{q["r2_train"]:.3f} / {q["r2_eval"]:.3f}, {q["kl"]:.3g}, '
+                 f'{q["active_dims"]:.3g}'))
+    rows.append(('VAE latent head accuracy (eval)',
+                 f'{q["head_accuracy"]:.4f}'))
+  rows += [(f'{prefix} accuracy / weighted F1',
+            f'{score(prefix, "accuracy")} / {score(prefix, "f1")}')
+           for prefix in ('baseline', 'augmented')]
+  rows += [(f'wall time {stage} (s)', f'{t:.1f}')
            for stage, t in results['wall_time_s'].items()]
   width = max(len(k) for k, _ in rows)
   line = '-' * (width + 3 + max(len(v) for _, v in rows))

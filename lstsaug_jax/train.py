@@ -19,6 +19,8 @@ import numpy as np
 import optax
 from optax import contrib as optax_contrib
 
+from lstsaug_jax.errors import TrainingError
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -264,19 +266,32 @@ def init_states(model, tx, keys, init_args):
 def _classifier_predictions(model, states, x):
   def one(state):
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    return jnp.argmax(model.apply(variables, x, train=False), -1)
+    logits = model.apply(variables, x, train=False)
+    return jnp.argmax(logits, -1), jnp.all(jnp.isfinite(logits), axis=-1)
   return jax.vmap(one)(states)
 
 
-def predict(model, states, x, batch_size=512):
-  """Class predictions (seeds, n) of each seed's model, batched, one shape."""
+def predict(model, states, x, batch_size=512, desc='classifier'):
+  """Class predictions (seeds, n) of each seed's model, batched, one shape.
+
+  A model whose outputs are not finite has no predictions worth scoring:
+  that is a TrainingError naming `desc`.
+  """
   n = x.shape[0]
   batch_size = min(batch_size, n)
   padded = steps_per_epoch(n, batch_size) * batch_size
   x = jnp.concatenate([jnp.asarray(x),
                        jnp.zeros((padded - n,) + x.shape[1:], x.dtype)])
-  preds = [_classifier_predictions(model, states, x[i:i + batch_size])
-           for i in range(0, padded, batch_size)]
+  preds, finite = zip(*(_classifier_predictions(model, states,
+                                                x[i:i + batch_size])
+                        for i in range(0, padded, batch_size)))
+  finite = np.asarray(jnp.concatenate(finite, axis=1)[:, :n])
+  if not finite.all():
+    seed, example = np.argwhere(~finite)[0]
+    raise TrainingError(
+        f'{desc}: the model of seed index {seed} gives NaN or infinite '
+        f'outputs (first on evaluation series {example}), so it has no '
+        'accuracy to report. Lower the learning rate and train again.')
   return np.asarray(jnp.concatenate(preds, axis=1)[:, :n])
 
 
@@ -305,14 +320,16 @@ def _keep_min_loss(best, states, loss, epoch):
 
 def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
         on_epoch=None, evaluate=None, eval_every=0, progress=True,
-        model_selection='final'):
+        model_selection='final', seeds=None):
   """Runs `num_epochs` epochs of K seeds' states.
 
   Epoch e's metrics are read back while epoch e+1 runs, so the host never
   stalls the device to draw the progress bar. `on_epoch(record)` receives
   one dict per seed and epoch; `evaluate(states)` (a dict of per-seed test
   metrics) runs every `eval_every` epochs and is only logged, never used to
-  pick a model.
+  pick a model. A training loss that becomes NaN or infinite stops training
+  with a TrainingError naming `desc`, the epoch and the seed (`seeds`, for
+  the message), so no such model is ever reported or saved.
 
   Returns:
     (states, selected_epochs): with model_selection='min_train_loss' the
@@ -341,6 +358,16 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
 
   def record(epoch, metrics, extra):
     metrics, extra = jax.device_get((metrics, extra))
+    bad = np.flatnonzero(~np.isfinite(metrics['loss']))
+    if len(bad):
+      bar.close()
+      seed = (f'seed {seeds[bad[0]]}' if seeds is not None
+              else f'seed index {bad[0]}')
+      raise TrainingError(
+          f'{desc}: the training loss became {metrics["loss"][bad[0]]} at '
+          f'epoch {epoch + 1} ({seed}), so training stopped and nothing of '
+          'this stage was saved or reported. Lower its learning rate, or '
+          'check the data for extreme values.')
     lr = learning_rate * metrics.pop('learning_rate_scale')
     if 'correct' in metrics:
       metrics['train_accuracy'] = metrics.pop('correct') / num_examples

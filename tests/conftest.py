@@ -16,3 +16,32 @@ def tiny_config(tmp_path):
   config.results_dir = str(tmp_path / 'results')
   config.model_dir = str(tmp_path / 'checkpoints')
   return config
+
+
+def results_row(**fields):
+  """A complete, valid results-CSV row; `fields` override the defaults."""
+  from lstsaug_jax.experiments import results  # pylint: disable=g-import-not-at-top
+  row = dict(dataset='GunPoint', method='baseline', noise='', num_samples='',
+             seed=42, accuracy=0.5, weighted_f1=0.5, evaluated_on='test',
+             train_size=20, eval_size=10, epochs=2, selected_epoch=2,
+             model_selection='final', batch_size=8, arch='resnet_tiny',
+             wall_time_s=1.0, vae_wall_time_s='', program_seeds=1,
+             config_hash='h1', version='0')
+  if fields.get('method', 'baseline') != 'baseline':
+    row.update(noise=0.1, num_samples=1)
+  row.update(fields)
+  assert set(row) == set(results.COLUMNS)
+  return row
+
+
+def write_pair(root, name, train, test, ext='.tsv', flat=False, mode='w'):
+  """Writes {name}_TRAIN and _TEST files in the archive's layout (or flat)
+  under root; returns root as a string."""
+  folder = (os.path.join(root, name) if flat
+            else os.path.join(root, 'UCRArchive_2018', name))
+  os.makedirs(folder, exist_ok=True)
+  for split, content in (('TRAIN', train), ('TEST', test)):
+    with open(os.path.join(folder, f'{name}_{split}{ext}'),
+              'wb' if isinstance(content, bytes) else mode) as f:
+      f.write(content)
+  return str(root)

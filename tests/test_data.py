@@ -7,6 +7,7 @@ import pytest
 from lstsaug_jax import data
 from lstsaug_jax import synthetic
 from tests.conftest import SHARED_DATA
+from tests.conftest import write_pair
 
 
 def archive_table():
@@ -50,16 +51,6 @@ def test_archive_quirks_are_handled_by_policy():
     data.load_dataset(SHARED_DATA, 'DodgerLoopGame', strict)
   with pytest.raises(data.DataError, match='variable_length=resample'):
     data.load_dataset(SHARED_DATA, 'PickupGestureWiimoteZ', strict)
-
-
-def write_pair(root, name, train, test, ext='.tsv', flat=False):
-  folder = (os.path.join(root, name) if flat
-            else os.path.join(root, 'UCRArchive_2018', name))
-  os.makedirs(folder, exist_ok=True)
-  for split, text in (('TRAIN', train), ('TEST', test)):
-    with open(os.path.join(folder, f'{name}_{split}{ext}'), 'w') as f:
-      f.write(text)
-  return str(root)
 
 
 RAW = data.Options(znormalise=False)
@@ -134,7 +125,7 @@ def test_ts_parser_with_comments_missing_values_and_string_labels(tmp_path):
      r"line 12: label 'left' is not in the header's @classLabel"),
     (TS_TRAIN.replace('3,?,1:down', '3,2,1'), r'line 12: expected `v1,v2'),
     (TS_TRAIN.replace('@data\n', ''), 'line 9: expected a @-header or @data'),
-    (TS_TRAIN.replace('3,?,1:down', '3,x,1:down'), r"line 12: 'x' is not a number"),
+    (TS_TRAIN.replace('3,?,1:down', '3,x,1:down'), r"line 12, column 2: 'x' is not a number"),
 ])
 def test_ts_header_that_does_not_match_its_data(tmp_path, bad, expected):
   root = write_pair(tmp_path, 'Toy', bad, TS_TRAIN, ext='.ts')

@@ -4,14 +4,14 @@ import pytest
 
 from configs import default
 from lstsaug_jax.experiments import results
+from tests.conftest import results_row
 
 
 def make_row(dataset='GunPoint', method='baseline', seed=42, accuracy=0.1,
              digest='abc'):
-  row = {c: '' for c in results.COLUMNS}
-  row.update(dataset=dataset, method=method, seed=seed, accuracy=accuracy,
-             weighted_f1=accuracy / 3, config_hash=digest)
-  return row
+  return results_row(dataset=dataset, method=method, seed=seed,
+                     accuracy=accuracy, weighted_f1=accuracy / 3,
+                     config_hash=digest)
 
 
 def test_rows_round_trip_exactly(tmp_path):
@@ -23,6 +23,7 @@ def test_rows_round_trip_exactly(tmp_path):
   assert [float(r['accuracy']) for r in rows] == [1 / 3, 0.7, 2 / 3]
   again = results.ResultsFile(path)
   assert ('GunPoint', 'baseline', '', '', '43') in again
+  assert ('GunPoint', 'lstsaug', '0.1', '1', '42') in again
   assert ('GunPoint', 'baseline', '', '', '44') not in again
   assert path.read_text().count('dataset,method') == 1  # one header
 

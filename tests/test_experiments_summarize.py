@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lstsaug_jax.experiments import results
+from tests.conftest import results_row
 from lstsaug_jax.experiments import summarize
 from tests.conftest import ROOT
 
@@ -42,12 +43,11 @@ def rows(spec, evaluated_on='test'):
   out = []
   for (dataset, method, noise, n), accs in spec.items():
     for seed, acc in enumerate(accs):
-      row = {c: '' for c in results.COLUMNS}
-      row.update(dataset=dataset, method=method, noise=noise,
-                 num_samples=n, seed=seed, accuracy=acc,
-                 weighted_f1=acc, evaluated_on=evaluated_on,
-                 config_hash='h1')
-      out.append(row)
+      out.append(results_row(
+          dataset=dataset, method=method,
+          noise='' if noise is None else noise,
+          num_samples='' if n is None else n, seed=seed, accuracy=acc,
+          weighted_f1=acc, evaluated_on=evaluated_on))
   return out
 
 
@@ -149,6 +149,6 @@ def test_command_line(tmp_path):
   assert 'error:' in failed.stderr and 'not a results CSV' in failed.stderr
   mixed = tmp_path / 'mixed.csv'
   mixed.write_text(open(path).read() + open(path).read().splitlines()[1]
-                   .replace(',h1,', ',h2,') + '\n')
+                   .replace(',h1,', ',h2,').replace('D1,', 'D9,', 1) + '\n')
   failed = run(str(mixed))
   assert 'mixes rows of config hashes' in failed.stderr

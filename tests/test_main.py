@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SHARED_DATA
@@ -25,7 +26,8 @@ def first_run(tmp_path_factory):
           f'--config.model_dir={tmp / "checkpoints"}']
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.baseline=True',
                   '--config.test_augment=True', '--config.augment_plot=True',
-                  '--config.num_samples=2')
+                  '--config.num_samples=2',
+                  f'--config.compilation_cache_dir={tmp / "cache"}')
   assert proc.returncode == 0, proc.stderr
   (run_dir,) = glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))
   return tmp, dirs, proc, run_dir
@@ -44,9 +46,11 @@ def test_end_to_end_writes_results_and_honours_overrides(first_run):
   with open(os.path.join(run_dir, 'results.json')) as f:
     results = json.load(f)
   assert results['train_size'] == 50 and results['augmented_train_size'] == 150
-  for key in ('baseline_accuracy', 'baseline_f1', 'augmented_accuracy',
-              'augmented_f1'):
-    assert 0.0 <= results[key] <= 1.0
+  predictions = np.load(os.path.join(run_dir, 'predictions.npz'))
+  for stage in ('baseline', 'augmented'):
+    (preds,) = predictions[stage]
+    assert results[f'{stage}_accuracy'] == np.mean(
+        preds == predictions['y_true'])
   assert set(results['wall_time_s']) == {'vae', 'baseline', 'augmented'}
   rows = read_jsonl(os.path.join(run_dir, 'metrics.jsonl'))
   for stage in ('vae', 'baseline', 'augmented'):
@@ -56,7 +60,11 @@ def test_end_to_end_writes_results_and_honours_overrides(first_run):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   assert plot in proc.stdout
   assert 'baseline accuracy / weighted F1' in proc.stdout
-  assert os.path.isdir(tmp / 'checkpoints' / 'GunPoint_vae-16bs-4ld-3e')
+  (ckpt,) = glob.glob(str(tmp / 'checkpoints' / '*'))
+  assert os.path.basename(ckpt).startswith('GunPoint_vae-16bs-4ld-3e-seed42-')
+  assert results['vae_checkpoint'] == ckpt
+  # The compiled programs went to the persistent cache.
+  assert len(os.listdir(tmp / 'cache')) >= 5
 
 
 def test_use_trained_restores_instead_of_training(first_run):
@@ -75,19 +83,26 @@ def test_use_trained_restores_instead_of_training(first_run):
 
 def test_checkpoint_that_does_not_fit_is_a_clear_error(first_run):
   tmp, dirs, _, _ = first_run
-  ckpt = tmp / 'checkpoints' / 'GunPoint_vae-16bs-4ld-3e'
+  (ckpt,) = glob.glob(str(tmp / 'checkpoints' / '*'))
+  runs_before = sorted(glob.glob(str(tmp / 'results' / 'GunPoint' / '*')))
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
-                  '--config.latent_dim=8', f'--config.checkpoint_path={ckpt}')
+                  '--config.latent_dim=8', '--config.seed=7',
+                  f'--config.checkpoint_path={ckpt}')
   assert proc.returncode != 0
   assert f'The VAE checkpoint at {ckpt} does not fit' in proc.stderr
   assert 'latent_dim: checkpoint has 4, this run 8' in proc.stderr
+  assert 'seeds: checkpoint has [42], this run [7]' in proc.stderr
   assert 'Traceback' not in proc.stderr
   # Without an explicit path the name differs: the error lists what exists.
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
                   '--config.latent_dim=8')
   assert proc.returncode != 0
   assert 'No trained VAE checkpoint at' in proc.stderr
-  assert 'GunPoint_vae-16bs-4ld-3e (latent_dim=4' in proc.stderr
+  assert (f'{ckpt} (differs in latent_dim: checkpoint has 4, this run 8)'
+          in proc.stderr)
+  # A failed restore leaves no run directory behind.
+  assert sorted(glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))) == (
+      runs_before)
 
 
 def test_vae_only_run_says_so(tmp_path):

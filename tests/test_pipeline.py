@@ -2,9 +2,15 @@ import json
 import os
 import sys
 
+import jax
+import numpy as np
 import pytest
 
+from lstsaug_jax import data
+from lstsaug_jax import metrics
+from lstsaug_jax import models
 from lstsaug_jax import pipeline
+from lstsaug_jax.errors import ConfigError
 
 
 def test_wandb_offline_logs_every_stage(tiny_config, monkeypatch):
@@ -23,7 +29,7 @@ def test_wandb_offline_logs_every_stage(tiny_config, monkeypatch):
 def test_wandb_not_installed_is_a_clear_error(tiny_config, monkeypatch):
   monkeypatch.setitem(sys.modules, 'wandb', None)  # import fails
   tiny_config.wandb = True
-  with pytest.raises(RuntimeError, match='pip install wandb'):
+  with pytest.raises(ConfigError, match='pip install wandb'):
     pipeline.run(tiny_config)
 
 
@@ -35,8 +41,51 @@ def test_invalid_fields_are_reported_together(tiny_config):
   assert 'noise=-1.0' in str(e.value) and 'num_samples=0' in str(e.value)
 
 
-def test_results_json_matches_the_returned_results(tiny_config):
+def test_results_json_agrees_with_the_saved_predictions(tiny_config):
   tiny_config.baseline = True
-  results = pipeline.run(tiny_config)
-  with open(os.path.join(results['run_dir'], 'results.json')) as f:
-    assert json.load(f) == json.loads(json.dumps(results))
+  tiny_config.test_augment = True
+  tiny_config.num_seeds = 2
+  run_dir = pipeline.run(tiny_config)['run_dir']
+  with open(os.path.join(run_dir, 'results.json')) as f:
+    saved = json.load(f)
+  dataset = data.load(tiny_config)
+  assert (saved['train_size'], saved['augmented_train_size'],
+          saved['test_size'], saved['seeds']) == (50, 100, 150, [42, 43])
+  predictions = np.load(os.path.join(run_dir, 'predictions.npz'))
+  np.testing.assert_array_equal(predictions['y_true'], dataset.y_test)
+  assert list(predictions['class_names']) == list(dataset.class_names)
+  for stage in ('baseline', 'augmented'):
+    preds = predictions[stage]
+    assert preds.shape == (2, 150)
+    assert saved[f'{stage}_accuracy_per_seed'] == [
+        metrics.accuracy(dataset.y_test, p) for p in preds]
+    assert saved[f'{stage}_f1_per_seed'] == [
+        metrics.weighted_f1(dataset.y_test, p) for p in preds]
+    assert saved[f'{stage}_accuracy'] == pytest.approx(
+        np.mean(saved[f'{stage}_accuracy_per_seed']))
+
+
+def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
+  """Through pipeline.seed_keys, as runs build their keys."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(10, 12)).astype(np.float32)
+  y = np.arange(10) % 2
+  tiny_config.num_epochs = 3
+  tiny_config.batch_size = 4
+  vae = models.create_vae(tiny_config, 12, 2)
+
+  def train(seeds):
+    keys = pipeline.seed_keys(seeds)
+    losses = {}
+    logger = type('L', (), {'log': lambda self, stage, r: losses.setdefault(
+        seeds[r['seed_index']], []).append(r['loss'])})()
+    params = pipeline.train_vae(tiny_config, vae, x, y, keys['vae_init'],
+                                keys['vae_train'], logger, seeds=seeds)
+    return params, losses
+
+  (both, both_losses), (alone, alone_losses) = train([42, 43]), train([43])
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a[1], b[0], rtol=1e-5,
+                                              atol=1e-6), both, alone)
+  np.testing.assert_allclose(both_losses[43], alone_losses[43], rtol=1e-6)
+  assert not np.allclose(both['head']['kernel'][0], both['head']['kernel'][1])

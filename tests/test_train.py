@@ -6,6 +6,7 @@ import pytest
 
 from lstsaug_jax import models
 from lstsaug_jax import train
+from lstsaug_jax.errors import TrainingError
 
 
 def tiny_vae():
@@ -75,17 +76,22 @@ def test_masked_padding_does_not_change_the_classifier_step():
 
 
 def test_epoch_trains_on_the_last_partial_batch():
-  model = models.create_classifier('resnet_tiny', 2)
-  tx = optax.sgd(0.1)
-  x = jax.random.normal(jax.random.PRNGKey(0), (10, 16))
-  y = jnp.arange(10) % 2
+  # A step that counts the examples it sees and sums their ids.
+  def counting_step(model, tx, state, x, y, mask, key):
+    del model, tx, y, key
+    return state.replace(step=state.step + 1), dict(
+        loss=jnp.sum(mask * x[:, 0]), correct=jnp.sum(mask))
+  x = jnp.arange(10, dtype=jnp.float32)[:, None] * jnp.ones((1, 3))
+  y = jnp.zeros(10, jnp.int32)
+  states = train.TrainState(step=jnp.zeros(1, jnp.int32), params={},
+                            batch_stats={}, opt_state=())
+  epoch = train.make_epoch_fn(counting_step, None, None, 4)
   keys = jax.random.split(jax.random.PRNGKey(1), 1)
-  states = train.init_states(model, tx, keys, lambda k: (x[:1],))
-  epoch = train.make_epoch_fn(train.classifier_train_step, model, tx, 4)
   states, metrics = epoch(states, x, y, keys, 0)
   assert int(states.step[0]) == 3  # 4 + 4 + 2, the partial batch not dropped
-  # Every example was seen once: the correct count is over all 10.
-  assert 0 <= int(metrics['correct'][0]) <= 10
+  # Every example was seen exactly once: 10 of them, ids summing to 45.
+  assert int(metrics['correct'][0]) == 10
+  assert float(metrics['loss'][0]) * 3 == pytest.approx(45.0)
 
 
 def test_epoch_batch_size():
@@ -128,7 +134,7 @@ def test_min_train_loss_keeps_each_seeds_lowest_loss_epoch():
   # Epoch e sets every parameter to e, and reports a scripted loss per seed.
   losses = jnp.array([[3.0, 1.0, 2.0, 5.0],
                       [4.0, 3.0, 2.0, 2.5],
-                      [jnp.nan, 2.0, jnp.nan, 1.0]]).T  # (epochs, seeds)
+                      [9.0, 2.0, 9.0, 1.0]]).T  # (epochs, seeds)
 
   def epoch_fn(states, x, y, keys, epoch):
     value = jnp.full((3,), epoch + 1.0)
@@ -205,3 +211,68 @@ def test_unrolled_native_epoch_matches_rolled_matmul_epoch(conv_impl, unroll):
   jax.tree_util.tree_map(
       lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
       *results)
+
+
+def scripted_fit(losses, selection='final', **kwargs):
+  """train.fit over an epoch function that reports scripted losses
+  (epochs, seeds) and sets every parameter to the epoch number."""
+  losses = jnp.asarray(losses)
+  seeds = losses.shape[1]
+
+  def epoch_fn(states, x, y, keys, epoch):
+    value = jnp.full((seeds,), epoch + 1.0)
+    states = states.replace(step=states.step + 1,
+                            params={'w': value[:, None] * jnp.ones((seeds, 2))},
+                            batch_stats={})
+    return states, dict(loss=losses[epoch],
+                        learning_rate_scale=jnp.ones(seeds))
+
+  states = train.TrainState(step=jnp.zeros(seeds, jnp.int32),
+                            params={'w': jnp.zeros((seeds, 2))},
+                            batch_stats={}, opt_state=())
+  return train.fit(epoch_fn, states, jnp.zeros((4, 2)), jnp.zeros(4),
+                   jnp.zeros((seeds, 2)), losses.shape[0], desc='augmented',
+                   learning_rate=1.0, progress=False,
+                   model_selection=selection, **kwargs)
+
+
+@pytest.mark.parametrize('selection', train.MODEL_SELECTIONS)
+def test_a_non_finite_loss_stops_training_naming_stage_epoch_and_seed(
+    selection):
+  # Every epoch NaN: min_train_loss used to return its all-zero buffers.
+  with pytest.raises(TrainingError,
+                     match=r'augmented: the training loss became nan at '
+                     r'epoch 1 \(seed 43\)'):
+    scripted_fit([[1.0, jnp.nan]] * 3, selection, seeds=[42, 43])
+  with pytest.raises(TrainingError, match=r'became inf at epoch 3'):
+    scripted_fit([[1.0], [0.5], [jnp.inf]], selection)
+
+
+def test_eval_every_logs_test_metrics_and_never_selects():
+  records, calls = [], []
+  def evaluate(states):
+    calls.append(int(states.step[0]))
+    return dict(test_accuracy=np.array([0.99 if calls[-1] == 2 else 0.1]))
+  best, selected = scripted_fit([[3.0], [2.0], [1.5], [1.0], [0.5]],
+                                'min_train_loss', evaluate=evaluate,
+                                eval_every=2, on_epoch=records.append)
+  assert calls == [2, 4]
+  assert [r['epoch'] for r in records if 'test_accuracy' in r] == [2, 4]
+  assert [r['test_accuracy'] for r in records if 'test_accuracy' in r] == [
+      0.99, 0.1]
+  # The epoch with the best test accuracy (2) is not the one reported.
+  np.testing.assert_array_equal(selected, [5])
+  np.testing.assert_array_equal(best.params['w'][:, 0], [5.0])
+
+
+def test_min_learning_rate_floors_the_plateau_rule():
+  tx = train.create_optimizer(0.1, steps_per_epoch=1, plateau_factor=0.5,
+                              plateau_patience=1, min_learning_rate=0.02)
+  params = {'w': jnp.zeros(())}
+  state = tx.init(params)
+  scales = []
+  for _ in range(12):  # a constant loss never improves
+    _, state = tx.update({'w': jnp.ones(())}, state, params, value=1.0)
+    scales.append(float(train.learning_rate_scale(state)))
+  assert min(scales) == pytest.approx(0.2)  # 0.02 / 0.1, and no lower
+  assert scales[-1] == pytest.approx(0.2) and scales[0] > 0.2

@@ -1,7 +1,7 @@
 """`python -m lstsaug_jax.experiments --config=configs/experiments/NAME.py`.
 
 Any config field can be overridden, e.g. `--config.num_seeds=5` or
-`--config.sweep.datasets="('GunPoint','CBF')"`.
+`--config.sweep.datasets=GunPoint,CBF`.
 """
 
 from absl import app
@@ -17,11 +17,10 @@ _CONFIG = config_flags.DEFINE_config_file(
 
 
 def main(argv):
-  cli.start(argv, _CONFIG.value)
+  config = cli.config_value(_CONFIG)
+  cli.start(argv, config)
   try:
-    runner.run_sweep(_CONFIG.value)
-  except cli.USER_ERRORS as e:  # ResultsError is a ValueError
-    raise SystemExit(f'error: {e}') from None
+    cli.run(runner.run_sweep, config)
   except KeyboardInterrupt:
     raise SystemExit(
         'Interrupted: every finished run is in the results CSV; run the same '
@@ -30,4 +29,4 @@ def main(argv):
 
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config'])
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -12,7 +12,13 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import os
+import socket
+import time
+
+from lstsaug_jax import files
+from lstsaug_jax.errors import ResultsError
 
 COLUMNS = (
     'dataset', 'method', 'noise', 'num_samples', 'seed',
@@ -23,6 +29,7 @@ COLUMNS = (
 KEY = ('dataset', 'method', 'noise', 'num_samples', 'seed')
 BASELINE = 'baseline'
 LSTSAUG = 'lstsaug'
+METHOD_NAMES = (BASELINE, LSTSAUG)
 
 # Fields that do not change what a run computes (where it reads and writes,
 # what it shows, how it is spread over devices), or that are columns of
@@ -38,8 +45,6 @@ UNHASHED = frozenset((
     'process_id', 'compilation_cache_dir', 'classifier.conv_impl'))
 
 
-class ResultsError(ValueError):
-  """A results CSV that cannot be read or extended as asked."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +115,70 @@ def format_value(value):
   return '' if value is None else str(value)
 
 
+class Lock:
+  """An exclusive lock on a results CSV, held by one sweep at a time.
+
+  A lock file beside the CSV, locked with fcntl (released by the kernel if
+  the process dies) and holding the owner's pid, host and start time for the
+  message another sweep gets.
+  """
+
+  def __init__(self, csv_path):
+    self.path = csv_path + '.lock'
+    self._fd = None
+
+  def acquire(self):
+    import fcntl  # pylint: disable=g-import-not-at-top
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    while True:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        try:
+          owner = os.read(fd, 512).decode(errors='replace').strip()
+        finally:
+          os.close(fd)
+        raise ResultsError(
+            f'{self.path[:-5]} is being written by another sweep '
+            f'({owner or "owner unknown"}). Two sweeps appending to one CSV '
+            'would run and write every row twice: wait for that one to '
+            'finish (a rerun then resumes), or give this sweep its own file '
+            'with --config.sweep.results_csv=NEW.csv.') from None
+      # The lock file may have been removed by its last owner between our
+      # open and our lock: then lock the new one instead.
+      try:
+        same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+      except FileNotFoundError:
+        same = False
+      if same:
+        break
+      os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, (f'pid {os.getpid()} on host {socket.gethostname()}, '
+                  f'since {time.strftime("%Y-%m-%d %H:%M:%S")}').encode())
+    self._fd = fd
+    return self
+
+  def release(self):
+    if self._fd is not None:
+      try:
+        os.remove(self.path)
+      except OSError:
+        pass
+      os.close(self._fd)
+      self._fd = None
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc):
+    self.release()
+
+
 class ResultsFile:
   """Reads an existing results CSV (repairing a torn last line) and appends
-  rows to it."""
+  rows to it. Hold its Lock while doing so."""
 
   def __init__(self, path):
     self.path = os.path.abspath(path)
@@ -156,11 +222,7 @@ class ResultsFile:
       return
     known[digest] = proto
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    tmp = self.protocol_path + '.tmp'
-    with open(tmp, 'w') as f:
-      json.dump(known, f, indent=2, sort_keys=True, default=str)
-      f.write('\n')
-    os.replace(tmp, self.protocol_path)
+    files.write_json(self.protocol_path, known)
 
   def __contains__(self, key):
     return key in self.keys
@@ -215,9 +277,58 @@ def read_rows(path, repair=False):
         '--config.sweep.results_csv at a new file (or at one this version '
         'wrote).')
   rows = list(reader)
+  seen = {}
   for i, row in enumerate(rows, start=2):
     if None in row or any(row[k] is None for k in COLUMNS):
       raise ResultsError(f'{path}, line {i}: expected {len(COLUMNS)} '
                          'comma-separated fields. Delete the line (its run '
                          'will be redone) and run again.')
+    check_row(path, i, row)
+    key = row_key(row)
+    if key in seen:
+      raise ResultsError(
+          f'{path}, lines {seen[key]} and {i}: the same run twice '
+          f'({", ".join(f"{k}={v}" for k, v in zip(KEY, key) if v)}); two '
+          'sweeps wrote this CSV at once, or rows were copied twice. Keep one '
+          'of each (or delete both: the run is redone) and run again.')
+    seen[key] = i
   return rows
+
+
+def _cell_error(path, line, column, value, requirement):
+  return ResultsError(f'{path}, line {line}, column {column}: {value!r} is '
+                      f'not {requirement}. Fix or delete the line (its run is '
+                      'redone by the next sweep).')
+
+
+def check_row(path, line, row):
+  """Every cell of a row parses as its column's type and range."""
+  def number(column, low=None, high=None, empty=False, integer=False):
+    value = row[column]
+    if empty and value == '':
+      return
+    try:
+      v = int(value) if integer else float(value)
+    except ValueError:
+      v = None
+    if v is None or (not integer and not math.isfinite(v)) or (
+        low is not None and v < low) or (high is not None and v > high):
+      what = 'an integer' if integer else 'a number'
+      bounds = (f' in [{low}, {high}]' if high is not None
+                else f' >= {low}' if low is not None else '')
+      raise _cell_error(path, line, column, value, what + bounds)
+  for column in ('accuracy', 'weighted_f1'):
+    number(column, 0, 1)
+  number('seed', 0, integer=True)
+  for column in ('train_size', 'eval_size', 'epochs', 'batch_size',
+                 'program_seeds'):
+    number(column, 1, integer=True)
+  number('selected_epoch', 0, integer=True)
+  if row['method'] not in METHOD_NAMES:
+    raise _cell_error(path, line, 'method', row['method'],
+                      f'a method of this version ({", ".join(METHOD_NAMES)})')
+  if row['method'] != BASELINE:
+    number('noise', 0)
+    number('num_samples', 1, integer=True)
+  if not row['dataset']:
+    raise _cell_error(path, line, 'dataset', row['dataset'], 'a dataset name')

@@ -6,6 +6,7 @@ method uses the VAE of its seed, trained once per dataset and checkpointed
 beside the CSV, so a resumed sweep restores it instead of training it again.
 """
 
+import math
 import os
 import time
 
@@ -15,12 +16,14 @@ import numpy as np
 import lstsaug_jax
 from lstsaug_jax import augment
 from lstsaug_jax import checkpoint
+from lstsaug_jax import configuration
 from lstsaug_jax import data
 from lstsaug_jax import models
 from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
 from lstsaug_jax.experiments import results as results_lib
+from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.experiments.results import Method
 
 
@@ -32,28 +35,37 @@ def methods(config):
   return found
 
 
+def _is_setting(setting):
+  return (isinstance(setting, (tuple, list)) and len(setting) == 2
+          and isinstance(setting[0], (int, float))
+          and math.isfinite(setting[0]) and setting[0] >= 0
+          and isinstance(setting[1], int) and setting[1] >= 1)
+
+
 def validate_sweep(config):
-  pipeline.validate_config(config)
+  configuration.validate(config)
   problems = []
   s = config.sweep
-  if not s.datasets:
-    problems.append('sweep.datasets is empty')
-  if len(set(s.datasets)) != len(s.datasets):
+  if not s.datasets or not all(isinstance(d, str) for d in s.datasets):
+    problems.append(f'sweep.datasets={s.datasets!r} must be a non-empty '
+                    'tuple of dataset names, e.g. GunPoint,CBF')
+  elif len(set(s.datasets)) != len(s.datasets):
     problems.append('sweep.datasets lists a dataset twice')
   for setting in s.augmentations:
-    if (len(setting) != 2 or float(setting[0]) < 0
-        or int(setting[1]) != setting[1] or int(setting[1]) < 1):
-      problems.append(f'sweep.augmentations entry {tuple(setting)} is not '
-                      '(noise >= 0, num_samples >= 1)')
+    if not _is_setting(setting):
+      problems.append(f'sweep.augmentations entry {setting!r} is not '
+                      '(noise >= 0, num_samples >= 1), e.g. '
+                      '"((0.1,1),(0.5,1))"')
   if not s.baseline and not s.augmentations:
     problems.append('no methods: sweep.baseline is False and '
                     'sweep.augmentations is empty')
-  if len({tuple(a) for a in s.augmentations}) != len(s.augmentations):
+  if len({tuple(a) if isinstance(a, (tuple, list)) else a
+          for a in s.augmentations}) != len(s.augmentations):
     problems.append('sweep.augmentations lists a setting twice')
   if not s.results_csv:
     problems.append('sweep.results_csv is empty')
   if problems:
-    raise ValueError('Invalid sweep config: ' + '; '.join(problems) + '. Fix '
+    raise ConfigError('Invalid sweep config: ' + '; '.join(problems) + '. Fix '
                      'these fields (e.g. --config.sweep.FIELD=VALUE) and run '
                      'again.')
 
@@ -72,11 +84,9 @@ def vae_for_seeds(config, dataset, seeds, path, logger):
   """Per-seed VAE parameters (seed axis first): restored from `path` when a
   checkpoint for exactly these seeds is there, else trained and saved."""
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
-  meta = checkpoint.vae_metadata(config, dataset.series_length,
-                                 dataset.num_classes, dataset.class_names,
-                                 seeds=seeds)
+  meta = checkpoint.vae_metadata(config, dataset, seeds)
   keys = pipeline.seed_keys(seeds)
-  if os.path.isdir(path):
+  if checkpoint.exists(path):
     abstract = pipeline.vae_param_shapes(vae, dataset.x_train,
                                          keys['vae_init'])
     # The path names the protocol's hash and the seeds: a checkpoint there
@@ -87,7 +97,7 @@ def vae_for_seeds(config, dataset, seeds, path, logger):
   params = pipeline.train_vae(
       config, vae, dataset.x_train, dataset.y_train, keys['vae_init'],
       keys['vae_train'], SeedLogger(logger, seeds),
-      parallel.make_placement(len(seeds), config.num_devices))
+      parallel.make_placement(len(seeds), config.num_devices), seeds)
   checkpoint.save_vae(path, params, meta)
   return vae, params, time.perf_counter() - start
 
@@ -101,13 +111,26 @@ def dataset_config(config, name):
 
 def run_sweep(config):
   """Runs what the CSV does not hold yet; returns the results path."""
-  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
 
   validate_sweep(config)
-  if config.compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir',
-                      os.path.abspath(config.compilation_cache_dir))
+  if config.sweep.anchors:
+    summarize.read_anchors(config.sweep.anchors)  # fail now, not after hours
   csv_path = os.path.abspath(config.sweep.results_csv)
+  with results_lib.Lock(csv_path):
+    _run_sweep(config, csv_path)
+  if config.sweep.summarize:
+    written = summarize.write_summary(
+        csv_path, results_lib.outputs(csv_path)['summary'],
+        anchors=config.sweep.anchors or None)
+    print(f'Summary: {written["markdown"]}')
+  return csv_path
+
+
+def _run_sweep(config, csv_path):
+  """run_sweep's work, with the CSV locked."""
+  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
+
   paths = results_lib.outputs(csv_path)
   proto = results_lib.protocol(config)
   digest = results_lib.config_hash(proto)
@@ -165,12 +188,6 @@ def run_sweep(config):
       logger.close()
   bar.close()
   print(f'Results: {csv_path}')
-  if config.sweep.summarize:
-    from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
-    written = summarize.write_summary(
-        csv_path, paths['summary'], anchors=config.sweep.anchors or None)
-    print(f'Summary: {written["markdown"]}')
-  return csv_path
 
 
 def run_method(config, dataset, method, seeds, logger, vae=None):
@@ -191,7 +208,7 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
     stage_key = 'augmented_train'
   scores = pipeline.train_classifier(
       config, dataset, x, y, keys['classifier_init'], keys[stage_key], logger,
-      method.stage, placement)
+      method.stage, placement, seeds)
   wall_time = time.perf_counter() - start
   evaluated_on = 'validation' if config.validation_fraction else 'test'
   return [dict(

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lstsaug_jax import files
 from lstsaug_jax import plotting
 from lstsaug_jax.experiments import results as results_lib
 
@@ -37,6 +38,10 @@ TIE = 1e-9
 
 def load(path, evaluated_on=None):
   """A results CSV as a DataFrame with a `label` column per method."""
+  if not os.path.isfile(path):
+    raise results_lib.ResultsError(
+        f'{path} does not exist{" (it is a directory)" if os.path.isdir(path) else ""}: pass the results CSV '
+        'that a sweep wrote (sweep.results_csv).')
   rows = results_lib.read_rows(path)
   if not rows:
     raise results_lib.ResultsError(f'{path} holds no results rows.')
@@ -136,6 +141,11 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
                  evaluated_on=sorted(set(df['evaluated_on'])),
                  config_hash=df['config_hash'].iloc[0])
   if anchors is not None:
+    if not set(datasets) & set(anchors['dataset']):
+      raise results_lib.ResultsError(
+          'The anchors file has none of the datasets of the results '
+          f'({", ".join(datasets[:5])}{"..." if len(datasets) > 5 else ""}): '
+          'check that it is the right file, or leave --anchors out.')
     columns = [c for c in anchor_columns if c in anchors.columns]
     ref = anchors.set_index('dataset')
     summary['anchors'] = {
@@ -154,12 +164,44 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   return summary
 
 
-def read_anchors(path):
-  anchors = pd.read_csv(path)
+def read_anchors(path, columns=DEFAULT_ANCHOR_COLUMNS):
+  """An anchors CSV: one row per dataset, one column per published
+  accuracy. Every cell of the `columns` shown must be a number in [0, 1]
+  or empty."""
+  if not os.path.isfile(path):
+    raise results_lib.ResultsError(
+        f'The anchors file {path} does not exist. Pass --anchors (or '
+        'sweep.anchors) a CSV of published accuracies, or leave it empty for '
+        'none.')
+  try:
+    anchors = pd.read_csv(path, dtype=str, keep_default_na=False)
+  except (pd.errors.ParserError, pd.errors.EmptyDataError,
+          UnicodeDecodeError) as e:
+    raise results_lib.ResultsError(
+        f'{path} is not a readable CSV ({e}).') from None
   if 'dataset' not in anchors.columns:
     raise results_lib.ResultsError(
         f'{path} has no "dataset" column; an anchors file has one row per '
         'dataset and one column per published accuracy.')
+  duplicated = anchors['dataset'][anchors['dataset'].duplicated()]
+  if len(duplicated):
+    lines = [i + 2 for i in np.flatnonzero(
+        anchors['dataset'] == duplicated.iloc[0])]
+    raise results_lib.ResultsError(
+        f'{path}: dataset {duplicated.iloc[0]!r} has more than one row '
+        f'(lines {", ".join(map(str, lines))}); keep one.')
+  for column in [c for c in anchors.columns
+                 if c in columns]:
+    for i, cell in enumerate(anchors[column]):
+      try:
+        value = float(cell) if cell.strip() else None
+      except ValueError:
+        value = -1.0
+      if value is not None and not 0.0 <= value <= 1.0:
+        raise results_lib.ResultsError(
+            f'{path}, line {i + 2}, column {column}: {cell!r} is not an '
+            'accuracy (a number in [0, 1], or empty when unknown).')
+    anchors[column] = pd.to_numeric(anchors[column].replace('', np.nan))
   return anchors
 
 
@@ -287,7 +329,8 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
           f'--select_on chooses settings for test results, but {csv_path} '
           f'holds rows evaluated on {sorted(set(df["evaluated_on"]))}.')
     df, chosen = add_validation_choice(df, load(select_on, 'validation'))
-  summary = summarise(df, read_anchors(anchors) if anchors else None,
+  summary = summarise(df, read_anchors(anchors, anchor_columns) if anchors
+                      else None,
                       anchor_columns)
   if chosen is not None:
     summary['chosen_on_validation'] = chosen
@@ -300,12 +343,8 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
       summary['complete_datasets']:
     written['scatter'] = plot_scatter(os.path.join(out_dir, 'scatter.png'),
                                       summary)
-  text = markdown(summary, chosen)
-  with open(written['markdown'], 'w') as f:
-    f.write(text)
-  with open(written['json'], 'w') as f:
-    json.dump(summary, f, indent=2)
-    f.write('\n')
+  files.atomic_write(written['markdown'], markdown(summary, chosen))
+  files.atomic_write(written['json'], json.dumps(summary, indent=2) + '\n')
   return written
 
 

@@ -1,11 +1,21 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
+
+# One persistent compilation cache for the session, in a temporary folder:
+# many tests (and their subprocesses) compile the same tiny programs.
+_JAX_CACHE = tempfile.mkdtemp(prefix='lstsaug-tests-jax-cache-')
+atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _JAX_CACHE)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 
 @pytest.fixture

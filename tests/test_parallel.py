@@ -2,6 +2,7 @@
 (the device count is fixed when JAX starts)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,7 +46,8 @@ def test_sharded_runs_match_single_device(tmp_path):
       [sys.executable, '-c', SCRIPT, SHARED_DATA, str(tmp_path)], cwd=ROOT,
       capture_output=True, text=True, timeout=900,
       env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-           'PATH': '/usr/bin:/bin', 'PYTHONPATH': ROOT})
+           'PATH': '/usr/bin:/bin', 'PYTHONPATH': ROOT,
+           **{k: v for k, v in os.environ.items() if k.startswith('JAX_')}})
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')][0]
   runs = json.loads(line[len('RESULT'):])

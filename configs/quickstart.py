@@ -4,11 +4,11 @@ Generated Cylinder-Bell-Funnel data (no files), a short VAE, and baseline
 vs augmented classifiers.
 """
 
-from configs import default
+from lstsaug_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.dataset = 'synthetic:cbf'
   config.synthetic_train_size = 30
   config.synthetic_test_size = 300

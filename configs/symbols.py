@@ -1,9 +1,9 @@
 """The original script's default run: Symbols, 400 epochs."""
 
-from configs import default
+from lstsaug_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.dataset = 'Symbols'
   return config

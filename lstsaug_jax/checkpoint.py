@@ -31,6 +31,7 @@ import jax
 import numpy as np
 
 from lstsaug_jax import configuration
+from lstsaug_jax import data
 from lstsaug_jax.errors import CheckpointError
 
 METADATA = 'metadata.json'
@@ -40,7 +41,7 @@ WRITER = 'lstsaug_jax'
 
 # Config fields that change a trained VAE: recorded in its metadata, hashed
 # into its default name and checked on restore.
-VAE_FIELDS = ('dataset', 'znormalise', 'missing_values', 'variable_length',
+VAE_FIELDS = ('dataset', 'normalisation', 'missing_values', 'variable_length',
               'validation_fraction', 'num_epochs', 'batch_size',
               'learning_rate', 'latent_dim', 'vae.hidden_dims',
               'vae.output_activation', 'vae.plateau_factor',
@@ -49,7 +50,7 @@ VAE_FIELDS = ('dataset', 'znormalise', 'missing_values', 'variable_length',
 VALIDATION_FIELDS = ('validation_seed',)  # with validation_fraction > 0
 SYNTHETIC_FIELDS = ('synthetic_train_size', 'synthetic_seed')  # synthetic:
 # What the data determine; checked on restore as well.
-DATA_FIELDS = ('series_length', 'num_classes', 'class_names',
+DATA_FIELDS = ('series_length', 'num_channels', 'num_classes', 'class_names',
                'data_fingerprint')
 
 
@@ -77,7 +78,7 @@ def checkpoint_name(config):
   """{dataset}_vae-{bs}bs-{ld}ld-{epochs}e-seed{seed}[-{K}seeds]-{digest}:
   the original script's naming, then the seed(s), then a digest of every
   field in VAE_FIELDS, so VAEs trained differently never share a name."""
-  dataset = config.dataset.replace(':', '_').replace('/', '_')
+  dataset = data.file_name(config.dataset)
   seeds = [config.seed + k for k in range(config.num_seeds)]
   many = f'-{config.num_seeds}seeds' if config.num_seeds > 1 else ''
   digest = training_digest(vae_fields(config), seeds)
@@ -100,6 +101,7 @@ def vae_metadata(config, dataset, seeds):
       **vae_fields(config),
       seeds=[int(s) for s in seeds], num_seeds=len(seeds),
       series_length=int(dataset.series_length),
+      num_channels=int(dataset.num_channels),
       num_classes=int(dataset.num_classes),
       class_names=[str(c) for c in dataset.class_names],
       data_fingerprint=dataset.fingerprint)
@@ -214,10 +216,8 @@ def recover(path):
         chosen = max(candidates, key=lambda t: os.path.getmtime(t.path))
         os.rename(chosen.path, path)
         gone.remove(chosen)
-        logging.warning('Recovered the checkpoint %s from an interrupted '
-                        'save.', path)
-        print(f'Recovered the checkpoint at {path} from a save that was '
-              'interrupted.')
+        logging.warning('Recovered the checkpoint at %s from a save that was '
+                        'interrupted.', path)
         break
   for t in gone:
     shutil.rmtree(t.path, ignore_errors=True)

@@ -3,6 +3,7 @@ parse flags and the config with one-paragraph errors, set process-wide
 options, join a multi-host run, and print the project's errors without a
 traceback."""
 
+import logging as std_logging
 import os
 import re
 import sys
@@ -41,9 +42,30 @@ def _unknown_field(argv, error):
           + f' {CONFIG_HELP}')
 
 
+def config_import_root(argv):
+  """The folder above the config file's package (the top folder up from the
+  file that has no __init__.py), so a config can import its siblings as
+  `configs.NAME` wherever the configs folder is copied to."""
+  for i, arg in enumerate(argv[1:], 1):
+    if arg.startswith('--config='):
+      path = arg.split('=', 1)[1]
+    elif arg == '--config' and i + 1 < len(argv):
+      path = argv[i + 1]
+    else:
+      continue
+    folder = os.path.dirname(os.path.abspath(path.split(':')[0]))
+    while os.path.isfile(os.path.join(folder, '__init__.py')):
+      folder = os.path.dirname(folder)
+    return folder
+  return None
+
+
 def parse_flags(argv):
   """absl's flag parsing, with a bad config file, an unknown field or a
   value of the wrong type reported in one paragraph."""
+  root = config_import_root(argv)
+  if root and root not in sys.path:
+    sys.path.insert(0, root)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -83,14 +105,26 @@ def config_value(config_flag):
   return configuration.normalise(config)
 
 
+class _OwnRecords(std_logging.Filter):
+  """This package's records, and other packages' from WARNING up."""
+
+  def filter(self, record):
+    return (record.levelno >= std_logging.WARNING
+            or f'{os.sep}lstsaug_jax{os.sep}' in record.pathname)
+
+
 def start(argv, config):
   """Refuses stray arguments, quiets library logs, sets process-wide JAX
   options, joins a multi-host run."""
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   if not flags.FLAGS['verbosity'].present:
-    # Orbax logs every file it writes at INFO; -v 0 brings that back.
-    logging.set_verbosity(logging.WARNING)
+    # Our progress messages as plain lines; other libraries' (Orbax logs
+    # every file it writes at INFO) only from WARNING up. -v 0 shows all.
+    logging.set_verbosity(logging.INFO)
+    handler = logging.get_absl_handler().python_handler
+    handler.setFormatter(std_logging.Formatter('%(message)s'))
+    handler.addFilter(_OwnRecords())
   if config.distributed:
     # Multi-host (README "Many seeds, many devices").
     jax.distributed.initialize(

@@ -97,7 +97,7 @@ def int_tuple(low=1):
 RULES = {
     'data_dir': text(),
     'dataset': non_empty_text(),
-    'znormalise': boolean(),
+    'normalisation': one_of(('series', 'channel', 'none')),
     'missing_values': one_of(('interpolate', 'error')),
     'variable_length': one_of(('resample', 'error')),
     'download': boolean(),
@@ -122,6 +122,7 @@ RULES = {
     'test_augment': boolean(),
     'use_trained': boolean(),
     'augment_plot': boolean(),
+    'export_synthetic': boolean(),
     'plot_neighbours': integer(1),
     'wandb': boolean(),
     'wandb_project': text(),

@@ -27,10 +27,28 @@ DATASET_NAME = re.compile(r'^[A-Za-z0-9_\-]+$')
 SYNTHETIC_PREFIX = 'synthetic:'
 
 
-def archive_names():
-  path = os.path.join(os.path.dirname(__file__), 'ucr_univariate_names.txt')
-  with open(path) as f:
+def file_name(name):
+  """A dataset name as a file or folder name ('synthetic:cbf' ->
+  'synthetic_cbf')."""
+  return name.replace(':', '_').replace('/', '_')
+
+
+def _names(file):
+  with open(os.path.join(os.path.dirname(__file__), file)) as f:
     return tuple(line.strip() for line in f if line.strip())
+
+
+def archive_names():
+  """The 128 univariate UCR and 30 multivariate UEA archive datasets."""
+  return univariate_names() + multivariate_names()
+
+
+def univariate_names():
+  return _names('ucr_univariate_names.txt')
+
+
+def multivariate_names():
+  return _names('uea_multivariate_names.txt')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +56,12 @@ class Dataset:
   """A train/test split. Labels are 0..C-1, mapped from `class_names`."""
 
   name: str
-  x_train: np.ndarray  # float32 (n_train, length)
+  x_train: np.ndarray  # float32 (n_train, channels, length)
   y_train: np.ndarray  # int32 (n_train,)
   x_test: np.ndarray
   y_test: np.ndarray
   class_names: tuple  # the original label of each class index
-  # What was done to the data: source, z_normalised, and per split the
+  # What was done to the data: source, normalisation, and per split the
   # number of series interpolated and resampled.
   provenance: dict = dataclasses.field(default_factory=dict)
 
@@ -53,6 +71,10 @@ class Dataset:
 
   @property
   def series_length(self):
+    return self.x_train.shape[-1]
+
+  @property
+  def num_channels(self):
     return self.x_train.shape[1]
 
   @property
@@ -70,7 +92,7 @@ class Dataset:
 class Options:
   """How to find and clean a dataset (the data fields of the config)."""
 
-  znormalise: bool = True
+  normalisation: str = 'series'  # 'series', 'channel' or 'none'
   missing_values: str = 'interpolate'  # or 'error'
   variable_length: str = 'resample'  # or 'error'
   download: bool = False
@@ -97,9 +119,11 @@ def options_from_config(config):
 def candidate_paths(data_dir, name):
   """Every (train, test) pair or .npz file we look for, in order."""
   pairs = []
-  for root in (os.path.join(data_dir, 'UCRArchive_2018', name),
-               os.path.join(data_dir, name)):
-    for ext in SPLIT_FORMATS:
+  for root, formats_there in (
+      (os.path.join(data_dir, 'UCRArchive_2018', name), SPLIT_FORMATS),
+      (os.path.join(data_dir, 'Multivariate_ts', name), ('.ts',)),
+      (os.path.join(data_dir, name), SPLIT_FORMATS)):
+    for ext in formats_there:
       pairs.append((os.path.join(root, f'{name}_TRAIN{ext}'),
                     os.path.join(root, f'{name}_TEST{ext}')))
   npz = [os.path.join(data_dir, f'{name}.npz'),
@@ -142,12 +166,19 @@ def not_found_error(data_dir, name, options, reason):
     url = f'{options.download_url.rstrip("/")}/{name}.zip'
     how = (f'{reason} URL tried: {url}.' if options.download else
            'Downloads are off (config.download=False).')
-    how += (f' To place the files by hand, download {url} (or the UCR 2018 '
-            f'archive) and put {name}_TRAIN.tsv and {name}_TEST.tsv in '
-            f'{os.path.join(data_dir, "UCRArchive_2018", name)}.')
+    if name in multivariate_names():
+      how += (f' To place the files by hand, download {url} (or the UEA '
+              f'multivariate archive) and put {name}_TRAIN.ts and '
+              f'{name}_TEST.ts in '
+              f'{os.path.join(data_dir, "Multivariate_ts", name)}.')
+    else:
+      how += (f' To place the files by hand, download {url} (or the UCR '
+              f'2018 archive) and put {name}_TRAIN.tsv and {name}_TEST.tsv '
+              f'in {os.path.join(data_dir, "UCRArchive_2018", name)}.')
   else:
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    how = (f'{name!r} is not one of the archive\'s 128 univariate datasets'
+    how = (f'{name!r} is not one of the archives\' 128 univariate or 30 '
+           'multivariate datasets'
            + (f' (closest: {", ".join(close)})' if close else '')
            + '; for your own data see README "Your own data".')
   return DataError(
@@ -159,52 +190,68 @@ def not_found_error(data_dir, name, options, reason):
 # --- Cleaning ----------------------------------------------------------------
 
 
+def _interpolate(channel):
+  valid = np.flatnonzero(~np.isnan(channel))
+  return np.interp(np.arange(channel.size), valid, channel[valid])
+
+
 def fill_missing(split, policy):
-  """Interpolates NaN gaps; returns (series list trimmed of trailing NaN
-  padding, number of series with interior gaps)."""
+  """Interpolates NaN gaps; returns (series list, each (channels, length)
+  trimmed of trailing NaN padding, number of series with interior gaps)."""
   series, interpolated = [], 0
-  nan_rows = np.isnan(split.values).any(axis=1)
+  nan_rows = np.isnan(split.values).any(axis=(1, 2))
   for i, row in enumerate(split.values):
-    valid = np.flatnonzero(~np.isnan(row)) if nan_rows[i] else None
-    if nan_rows[i] and valid.size == 0:
-      raise DataError(f'{split.where(i)}: the series has no values (all '
-                      'NaN). Remove it.')
-    trimmed = row if valid is None else row[:valid[-1] + 1]
-    if trimmed.size < 2:
+    if not nan_rows[i]:
+      trimmed = row
+    else:
+      present = ~np.isnan(row)
+      steps = np.flatnonzero(present.any(axis=0))
+      if steps.size == 0:
+        raise DataError(f'{split.where(i)}: the series has no values (all '
+                        'NaN). Remove it.')
+      trimmed = row[:, :steps[-1] + 1]
+    if trimmed.shape[-1] < 2:
       raise DataError(
-          f'{split.where(i)}: the series has {trimmed.size} value; a series '
-          'needs at least 2 (it cannot be normalised or convolved). Remove '
-          'it, or check the file\'s layout (label first, then the values).')
-    if valid is not None and valid.size < trimmed.size:  # a gap
+          f'{split.where(i)}: the series has {trimmed.shape[-1]} value; a '
+          'series needs at least 2 (it cannot be normalised or convolved). '
+          'Remove it, or check the file\'s layout (label first, then the '
+          'values).')
+    if nan_rows[i] and np.isnan(trimmed).any():  # a gap
+      empty = np.flatnonzero(np.isnan(trimmed).all(axis=1))
+      if empty.size:
+        raise DataError(f'{split.where(i)}: channel {empty[0]} has no values '
+                        '(all NaN). Remove the series or fill that channel.')
       if policy == 'error':
         raise DataError(
             f'{split.where(i)}: missing values (NaN) inside the series. Set '
             '--config.missing_values=interpolate to fill them linearly, or '
             'fix the file.')
-      trimmed = np.interp(np.arange(trimmed.size), valid, row[valid])
+      trimmed = np.stack([_interpolate(c) for c in trimmed])
       interpolated += 1
     series.append(trimmed)
   return series, interpolated
 
 
 def resample(series, length):
-  if series.size == length:
+  """(channels, n) -> (channels, length), linearly."""
+  if series.shape[-1] == length:
     return series
-  return np.interp(np.linspace(0, series.size - 1, length),
-                   np.arange(series.size), series)
+  points = np.linspace(0, series.shape[-1] - 1, length)
+  return np.stack([np.interp(points, np.arange(series.shape[-1]), c)
+                   for c in series])
 
 
 def to_common_length(series_by_split, splits, policy):
   """Stacks each split at the training set's longest length."""
-  length = max(s.size for s in series_by_split[0])
+  length = max(s.shape[-1] for s in series_by_split[0])
   out, counts = [], []
   for series, split in zip(series_by_split, splits):
-    short = [i for i, s in enumerate(series) if s.size != length]
+    short = [i for i, s in enumerate(series) if s.shape[-1] != length]
     if short and policy == 'error':
       i = short[0]
       raise DataError(
-          f'{split.where(i)}: the series has {series[i].size} values, '
-          f'others {length} (variable-length series, padded with NaN). Set '
+          f'{split.where(i)}: the series has {series[i].shape[-1]} values, '
+          f'others {length} (variable-length series). Set '
           '--config.variable_length=resample to resample every series to '
           f'{length} values.')
     out.append(np.stack([resample(s, length) for s in series]))
@@ -254,27 +301,40 @@ def index_labels(train_labels, test_labels, train_path, test_path):
   return y_train, y_test, tuple(names)
 
 
-def znormalise(x, eps=1e-8):
-  """Each series to mean 0 and standard deviation 1, computed in float64
-  after dividing by the series' largest magnitude, so values near the
-  float limits (1e30, 1e300) normalise as small ones do; a constant series
-  becomes zeros."""
+def _standardise(x, axes, reference=None, eps=1e-8):
+  """(x - mean) / std with mean and std over `axes` of `reference` (x
+  itself by default), in float64 after dividing by the largest magnitude,
+  so values near the float limits (1e30, 1e300) normalise as small ones
+  do; a constant slice becomes zeros."""
   x = np.asarray(x, np.float64)
-  scale = np.max(np.abs(x), axis=1, keepdims=True)
-  x = x / np.where(scale > 0, scale, 1.0)
-  mean = x.mean(axis=1, keepdims=True)
-  std = x.std(axis=1, keepdims=True)
-  return ((x - mean) / np.maximum(std, eps)).astype(np.float32)
+  reference = x if reference is None else np.asarray(reference, np.float64)
+  scale = np.max(np.abs(reference), axis=axes, keepdims=True)
+  scale = np.where(scale > 0, scale, 1.0)
+  mean = (reference / scale).mean(axis=axes, keepdims=True)
+  std = (reference / scale).std(axis=axes, keepdims=True)
+  return ((x / scale - mean) / np.maximum(std, eps)).astype(np.float32)
+
+
+def znormalise(x):
+  """Each channel of each series to mean 0 and standard deviation 1."""
+  return _standardise(x, axes=-1)
+
+
+def normalise_channels(x, reference):
+  """Each channel shifted and scaled by its mean and standard deviation
+  over every series and time step of `reference` (the training set)."""
+  return _standardise(x, axes=(0, 2), reference=reference)
 
 
 def to_float32(x, split):
   """x as float32; values beyond float32's range are an error."""
   too_large = np.argwhere(np.abs(x) > np.finfo(np.float32).max)
   if len(too_large):
-    i, j = too_large[0]
+    i, c, j = too_large[0]
     raise DataError(
-        f'{split.where(i)}: {x[i, j]:g} is beyond the float32 range the '
-        'models compute in. Set --config.znormalise=True (the default), or '
+        f'{split.where(i)}: {x[i, c, j]:g} is beyond the float32 range the '
+        'models compute in. Set --config.normalisation=series (the default) '
+        'or channel, or '
         'rescale the data.')
   return x.astype(np.float32)
 
@@ -290,14 +350,17 @@ def prepare(name, train, test, options):
       filled, (train, test), options.variable_length)
   y_train, y_test, class_names = index_labels(train.labels, test.labels,
                                               train.path, test.path)
-  if options.znormalise:
+  if options.normalisation == 'series':
     x_train, x_test = znormalise(x_train), znormalise(x_test)
+  elif options.normalisation == 'channel':
+    x_train, x_test = (normalise_channels(x_train, x_train),
+                       normalise_channels(x_test, x_train))
   else:
     x_train, x_test = to_float32(x_train, train), to_float32(x_test, test)
   provenance = dict(
       source=train.path if train.path == test.path else [train.path,
                                                           test.path],
-      z_normalised=options.znormalise,
+      normalisation=options.normalisation,
       interpolated=dict(train=interpolated[0], test=interpolated[1]),
       resampled=dict(train=resampled[0], test=resampled[1]))
   return Dataset(name, x_train, y_train, x_test, y_test, class_names,
@@ -348,7 +411,7 @@ def _load_train_test(data_dir, name, options):
     names = np.array(synthetic.CBF_CLASSES)
     source = f'{name} (seed {options.synthetic_seed})'
     return prepare(name, *(
-        formats.RawSplit(source, x.astype(np.float64), names[y],
+        formats.RawSplit(source, x.astype(np.float64)[:, None, :], names[y],
                          np.arange(len(x)), unit='row')
         for x, y in ((x_train, y_train), (x_test, y_test))), options)
   if not DATASET_NAME.match(name):
@@ -359,9 +422,10 @@ def _load_train_test(data_dir, name, options):
     if not (options.download and name in archive_names()):
       raise not_found_error(data_dir, name, options, '')
     try:
-      download_lib.download_dataset(name, data_dir, options.download_url,
-                                timeout=options.download_timeout,
-                                progress=options.progress)
+      download_lib.download_dataset(
+          name, data_dir, options.download_url,
+          timeout=options.download_timeout, progress=options.progress,
+          multivariate=name in multivariate_names())
     except (urllib.error.URLError, OSError, TimeoutError) as e:
       raise not_found_error(data_dir, name, options,
                             f'The download failed: {e}.') from None
@@ -395,9 +459,10 @@ def describe(dataset):
                       ('test', dataset.y_test, dataset.x_test)):
     counts = np.bincount(y, minlength=dataset.num_classes)
     lines.append(
-        f'{split}: {x.shape[0]} series, length {x.shape[1]}, '
+        f'{split}: {x.shape[0]} series, {x.shape[1]} channel'
+        f'{"s" if x.shape[1] > 1 else ""}, length {x.shape[2]}, '
         f'{dataset.num_classes} classes, class counts {counts.tolist()}, '
-        f'z-normalised {p["z_normalised"]}, interpolated '
+        f'normalisation {p["normalisation"]}, interpolated '
         f'{p["interpolated"][split]}, resampled {p["resampled"][split]}')
   return '\n'.join(lines)
 
@@ -406,7 +471,8 @@ def _main(argv):
   del argv
   flags = _FLAGS
   options = Options(
-      znormalise=flags.znormalise, missing_values=flags.missing_values,
+      normalisation=flags.normalisation,
+      missing_values=flags.missing_values,
       variable_length=flags.variable_length, download=flags.download,
       download_url=flags.download_url)
   try:
@@ -421,7 +487,9 @@ if __name__ == '__main__':
   from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
   absl_flags.DEFINE_string('data_dir', 'data', 'Folder holding the data.')
   absl_flags.DEFINE_string('dataset', None, 'Dataset name.', required=True)
-  absl_flags.DEFINE_bool('znormalise', True, 'z-normalise each series.')
+  absl_flags.DEFINE_enum('normalisation', 'series',
+                         ['series', 'channel', 'none'],
+                         'Per series and channel, per channel, or none.')
   absl_flags.DEFINE_enum('missing_values', 'interpolate',
                          ['interpolate', 'error'], 'NaN gaps policy.')
   absl_flags.DEFINE_enum('variable_length', 'resample', ['resample', 'error'],

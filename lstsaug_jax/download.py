@@ -79,13 +79,17 @@ def find_split(folder, name, split):
   return None
 
 
-def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True):
-  """Fetches {base_url}/{name}.zip; stores UCRArchive_2018/{name}/*.tsv.
+def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True,
+                     multivariate=False):
+  """Fetches {base_url}/{name}.zip; stores UCRArchive_2018/{name}/*.tsv, or
+  for a multivariate dataset Multivariate_ts/{name}/*.ts (the archives'
+  layouts).
 
   Returns the dataset's folder.
   """
   url = f'{base_url.rstrip("/")}/{name}.zip'
-  final = os.path.join(data_dir, 'UCRArchive_2018', name)
+  final = os.path.join(data_dir, 'Multivariate_ts' if multivariate
+                       else 'UCRArchive_2018', name)
   created = _makedirs(os.path.dirname(final))
   work = tempfile.mkdtemp(prefix=f'.{name}-download-',
                           dir=os.path.dirname(final))
@@ -104,9 +108,16 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True):
         raise DataError(
             f'The zip from {url} holds no {name}_{split} file in a format we '
             f'read ({", ".join(ZIP_FORMATS)}).')
-      raw = formats.read_split(source)
-      formats.write_tsv(os.path.join(staged, f'{name}_{split}.tsv'),
-                        raw.values, raw.labels)
+      raw = formats.read_split(source)  # checked before it is kept
+      if multivariate or raw.values.shape[1] > 1:
+        if not source.lower().endswith('.ts'):
+          raise DataError(f'The zip from {url} holds {name}_{split} as '
+                          f'{os.path.basename(source)}; multivariate data '
+                          'must be a .ts file.')
+        shutil.copyfile(source, os.path.join(staged, f'{name}_{split}.ts'))
+      else:
+        formats.write_tsv(os.path.join(staged, f'{name}_{split}.tsv'),
+                          raw.values, raw.labels)
     os.rename(staged, final)
     done = True
   finally:

@@ -1,7 +1,7 @@
 """Parsers for labelled series files.
 
-Each returns a `RawSplit`: values as float64 (n, length) with NaN for missing
-values and for the padding of shorter series, labels as text (never parsed
+Each returns a `RawSplit`: values as float64 (n, channels, length) with NaN
+for missing values and for the padding of shorter series, labels as text (never parsed
 as numbers here: two long integer labels must not become one float), and
 the line each series came from, for error messages. A file that cannot be
 read as it is meant (a non-numeric or infinite value, a missing label, a
@@ -29,7 +29,7 @@ class RawSplit:
   """One split as read from its file, before any cleaning."""
 
   path: str
-  values: np.ndarray  # float64 (n, length); NaN: missing or padding
+  values: np.ndarray  # float64 (n, channels, length); NaN: missing, padding
   labels: np.ndarray  # str (n,)
   lines: np.ndarray  # int (n,): the line (or array row) of each series
   unit: str = 'line'  # what `lines` counts: 'line' (text) or 'row' (arrays)
@@ -155,11 +155,14 @@ def read_delimited(path, sep):
   check_labels(labels, lambda i: f'{path}, line {lines[i]}')
   values = to_numbers(path, [[c.strip() or 'nan' for c in r[1:]]
                              for r in rows], lines)
-  return RawSplit(path, values, labels, np.array(lines))
+  return RawSplit(path, values[:, None, :], labels, np.array(lines))
 
 
 def read_ts(path):
-  """The sktime/aeon .ts format: @-headers, then `v1,v2,...:label` lines."""
+  """The sktime/aeon .ts format: @-headers, then one series per line, its
+  channels separated by ':' and the label last (`v1,v2,...:w1,w2,...:label`).
+  Univariate and multivariate (@univariate false, @dimensions D); series of
+  different lengths are padded with trailing NaN."""
   header, rows, line_numbers = {}, [], []
   in_data = False
   for number, line in enumerate(read_text(path).split('\n'), 1):
@@ -183,9 +186,17 @@ def read_ts(path):
     raise DataError(f'{path} has no @data line: not a .ts file, or truncated.')
   if not rows:
     raise DataError(f'{path} is empty: its @data section has no series.')
-  if header.get('univariate', 'true').lower() == 'false':
-    raise DataError(f'{path} is a multivariate problem (@univariate false); '
-                    'lstsaug_jax handles univariate series only.')
+  if header.get('timestamps', 'false').lower() == 'true':
+    raise DataError(f'{path} has @timeStamps true: (time, value) pairs are '
+                    'not supported; write the values only, evenly sampled.')
+  univariate = header.get('univariate', 'true').lower() != 'false'
+  try:
+    channels = 1 if univariate else int(header.get('dimensions', 0))
+  except ValueError:
+    channels = 0
+  if channels < 1:
+    raise DataError(f'{path} is multivariate (@univariate false) but its '
+                    '@dimensions header is missing or not a positive number.')
   class_labels = header.get('classlabel', '').split()
   if not class_labels or class_labels[0].lower() != 'true':
     raise DataError(f'{path} has no class labels (@classLabel true ...); '
@@ -194,18 +205,25 @@ def read_ts(path):
   series, labels = [], []
   for number, row in zip(line_numbers, rows):
     parts = row.split(':')
-    if len(parts) != 2:
+    if len(parts) != channels + 1:
       raise DataError(
-          f'{path}, line {number}: expected `v1,v2,...:label` (one dimension '
-          f'then the label), found {len(parts) - 1} colon(s).')
-    values, label = parts[0], parts[1].strip()
+          f'{path}, line {number}: expected {channels} channel(s) then the '
+          f'label, separated by ":" (`v1,v2,...:label` per channel), found '
+          f'{len(parts) - 1} colon(s).')
+    label = parts[-1].strip()
     check_labels([label], lambda _: f'{path}, line {number}')
     if allowed and label not in allowed:
       raise DataError(f'{path}, line {number}: label {label!r} is not in the '
                       f'header\'s @classLabel list {sorted(allowed)}.')
-    series.append([v.strip() for v in values.split(',')])
+    values = [[v.strip() for v in p.split(',')] for p in parts[:-1]]
+    if len({len(v) for v in values}) > 1:
+      raise DataError(
+          f'{path}, line {number}: its channels have different lengths '
+          f'({", ".join(str(len(v)) for v in values)} values); each series '
+          'needs one length for all its channels.')
+    series.append(values)
     labels.append(label)
-  lengths = [len(s) for s in series]
+  lengths = [len(s[0]) for s in series]
   width = max(lengths)
   declared = header.get('serieslength')
   equal = header.get('equallength', '').lower() == 'true'
@@ -218,11 +236,35 @@ def read_ts(path):
         'header says @equalLength true'
         + (f' and @seriesLength {declared}.' if declared else
            f' and line {line_numbers[lengths.index(width)]} has {width}.'))
-  # Pad unequal lengths with trailing NaN, as the tsv archive does.
-  cells = [[('nan' if v in ('?', '') else v) for v in s] + ['nan'] * (width - n)
-           for s, n in zip(series, lengths)]
-  values = to_numbers(path, cells, line_numbers, first_column=1)
-  return RawSplit(path, values, np.array(labels), np.array(line_numbers))
+  # Pad unequal lengths with trailing NaN, as the tsv archive does; cells
+  # are (series x channel) rows of `width` values.
+  cells = [[('nan' if v in ('?', '') else v) for v in channel]
+           + ['nan'] * (width - n)
+           for s, n in zip(series, lengths) for channel in s]
+  cell_lines = np.repeat(line_numbers, channels)
+  values = to_numbers(path, cells, cell_lines, first_column=1)
+  return RawSplit(path, values.reshape(len(series), channels, width),
+                  np.array(labels), np.array(line_numbers))
+
+
+def write_ts(path, values, labels, problem_name):
+  """Writes the .ts format (univariate or multivariate), NaN as '?'."""
+  values = np.asarray(values, np.float64)
+  channels, length = values.shape[1:]
+  names = sorted({str(l) for l in labels})
+  lines = [f'@problemName {problem_name}', '@timeStamps false',
+           f'@missing {"true" if np.isnan(values).any() else "false"}',
+           f'@univariate {"true" if channels == 1 else "false"}']
+  if channels > 1:
+    lines.append(f'@dimensions {channels}')
+  lines += ['@equalLength true', f'@seriesLength {length}',
+            '@classLabel true ' + ' '.join(names), '@data']
+  for series, label in zip(values, labels):
+    lines.append(':'.join(','.join('?' if np.isnan(v) else f'{v:.8g}'
+                                   for v in channel) for channel in series)
+                 + f':{label}')
+  with open(path, 'w') as f:
+    f.write('\n'.join(lines) + '\n')
 
 
 ARRAY_NAMES = ('X_train', 'y_train', 'X_test', 'y_test')
@@ -252,12 +294,14 @@ def read_npz(path):
   out = []
   for split in ('train', 'test'):
     x, y = arrays[f'X_{split}'], arrays[f'y_{split}']
-    if x.ndim == 3 and x.shape[1] == 1:
-      x = x[:, 0]  # (n, 1, length), aeon's univariate layout
-    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+    shape = x.shape
+    if x.ndim == 2:
+      x = x[:, None, :]  # univariate (n, length)
+    if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
       raise DataError(
-          f'{path}: X_{split} has shape {x.shape} and y_{split} {y.shape}; '
-          f'expected X_{split} (n, length) and y_{split} (n,).')
+          f'{path}: X_{split} has shape {shape} and y_{split} {y.shape}; '
+          f'expected X_{split} (n, length) or (n, channels, length) and '
+          f'y_{split} (n,).')
     if np.iscomplexobj(x):
       raise DataError(f'{path}: X_{split} holds complex values; series must '
                       'be real (take .real or np.abs first).')
@@ -270,9 +314,9 @@ def read_npz(path):
     rows = np.arange(len(x))
     infinite = np.argwhere(np.isinf(x))
     if len(infinite):
-      i, j = infinite[0]
-      raise DataError(f'{where}[{i}, {j}] is {x[i, j]}: series values must '
-                      'be finite (NaN marks a missing value).')
+      i, c, j = infinite[0]
+      raise DataError(f'{where}[{i}, {c}, {j}] is {x[i, c, j]}: series '
+                      'values must be finite (NaN marks a missing value).')
     labels = np.array([str(v).strip() for v in y.tolist()])
     check_labels(labels, lambda i: f'{path}: y_{split}[{i}]')
     out.append(RawSplit(where, x, labels, rows, unit='row'))
@@ -292,8 +336,32 @@ def read_split(path):
 
 
 def write_tsv(path, values, labels):
-  """Writes the UCR 2018 layout (label first, tab separated)."""
-  frame = pd.DataFrame(np.asarray(values, np.float64))
+  """Writes the UCR 2018 layout (label first, tab separated) of univariate
+  series, (n, length) or (n, 1, length)."""
+  values = np.asarray(values, np.float64)
+  if values.ndim == 3:
+    values = values[:, 0]
+  frame = pd.DataFrame(values)
   frame.insert(0, 'label', labels)
   frame.to_csv(path, sep='\t', header=False, index=False, na_rep='NaN',
                float_format='%.8g')
+
+
+def write_split(directory, name, split, values, labels):
+  """{directory}/{name}_{split}.tsv for one channel, .ts for several (the
+  archives' formats), written whole or not at all; returns the path."""
+  values = np.asarray(values)
+  os.makedirs(directory, exist_ok=True)
+  ext = '.tsv' if values.shape[1] == 1 else '.ts'
+  path = os.path.join(directory, f'{name}_{split}{ext}')
+  tmp = path + '.tmp'
+  try:
+    if ext == '.tsv':
+      write_tsv(tmp, values, labels)
+    else:
+      write_ts(tmp, values, labels, name)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return path

@@ -9,6 +9,7 @@ from ml_collections import config_flags
 
 from lstsaug_jax import cli
 from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file, e.g. configs/symbols.py.',
@@ -18,7 +19,8 @@ _CONFIG = config_flags.DEFINE_config_file(
 def main(argv):
   config = cli.config_value(_CONFIG)
   cli.start(argv, config)
-  cli.run(pipeline.run, config)
+  run = cli.run(pipeline.run, config)
+  print(reporting.format_table(run.results))
 
 
 if __name__ == '__main__':

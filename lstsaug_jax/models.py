@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 import functools
+import math
 
 import flax.linen as nn
 import jax
@@ -17,13 +18,15 @@ OUTPUT_ACTIVATIONS = {
 
 
 class Encoder(nn.Module):
-  """MLP from a series to the mean and log-variance of q(z|x)."""
+  """MLP from a series (all its channels, flattened) to the mean and
+  log-variance of q(z|x)."""
 
   hidden_dims: Sequence[int]
   latent_dim: int
 
   @nn.compact
   def __call__(self, x):
+    x = x.reshape(x.shape[0], -1)
     for width in self.hidden_dims:
       x = nn.relu(nn.Dense(width)(x))
     stats = nn.Dense(2 * self.latent_dim)(x)
@@ -32,18 +35,19 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-  """MLP from a latent point back to a series."""
+  """MLP from a latent point back to a series, (channels, length)."""
 
   hidden_dims: Sequence[int]
-  output_dim: int
+  output_shape: Sequence[int]
   output_activation: str = 'linear'
 
   @nn.compact
   def __call__(self, z):
     for width in reversed(self.hidden_dims):
       z = nn.relu(nn.Dense(width)(z))
+    out = nn.Dense(math.prod(self.output_shape))(z)
     return OUTPUT_ACTIVATIONS[self.output_activation](
-        nn.Dense(self.output_dim)(z))
+        out.reshape(z.shape[:-1] + tuple(self.output_shape)))
 
 
 def reparameterise(key, mean, logvar):
@@ -53,10 +57,12 @@ def reparameterise(key, mean, logvar):
 
 
 class VAE(nn.Module):
-  """VAE with a linear classifier head on the latent sample."""
+  """VAE with a linear classifier head on the latent sample. Series are
+  (batch, channels, length)."""
 
   series_length: int
   num_classes: int
+  num_channels: int = 1
   latent_dim: int = 64
   hidden_dims: Sequence[int] = (256, 128, 64)
   output_activation: str = 'linear'
@@ -67,11 +73,16 @@ class VAE(nn.Module):
           f'Unknown VAE output activation {self.output_activation!r}; choose '
           f'one of {sorted(OUTPUT_ACTIVATIONS)} (config.vae.output_activation).')
     self.encoder = Encoder(self.hidden_dims, self.latent_dim)
-    self.decoder = Decoder(self.hidden_dims, self.series_length,
+    self.decoder = Decoder(self.hidden_dims,
+                           (self.num_channels, self.series_length),
                            self.output_activation)
     self.head = nn.Dense(self.num_classes)
 
   def encode(self, x):
+    if x.shape[1:] != (self.num_channels, self.series_length):
+      raise ValueError(
+          f'The VAE takes series of shape (batch, {self.num_channels}, '
+          f'{self.series_length}) (batch, channels, length); got {x.shape}.')
     return self.encoder(x)
 
   def decode(self, z):
@@ -163,9 +174,10 @@ class ResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train=False, mask=None):
-    """x: (batch, length) or (batch, length, channels); mask: (batch,)."""
-    if x.ndim == 2:
-      x = x[..., None]
+    """x: (batch, channels, length), or (batch, length) for one channel;
+    mask: (batch,)."""
+    # Channels are the convolutions' input features (channels last).
+    x = x[..., None] if x.ndim == 2 else jnp.swapaxes(x, -1, -2)
     if mask is not None:
       # BatchNorm statistics ignore the padded rows of a partial batch.
       mask = mask.astype(bool)[:, None, None]
@@ -205,8 +217,8 @@ def create_classifier(arch, num_classes, conv_impl='matmul'):
                 **CLASSIFIERS[arch])
 
 
-def create_vae(config, series_length, num_classes):
+def create_vae(config, series_length, num_classes, num_channels=1):
   return VAE(series_length=series_length, num_classes=num_classes,
-             latent_dim=config.latent_dim,
+             num_channels=num_channels, latent_dim=config.latent_dim,
              hidden_dims=tuple(config.vae.hidden_dims),
              output_activation=config.vae.output_activation)

@@ -1,10 +1,13 @@
 """The LSTSAUG pipeline: VAE, latent augmentation, baseline vs augmented."""
 
+import dataclasses
 import io
 import os
 import resource
 import time
+from typing import Any
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +18,7 @@ from lstsaug_jax import configuration
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
 from lstsaug_jax import files
+from lstsaug_jax import formats
 from lstsaug_jax import metrics
 from lstsaug_jax import models
 from lstsaug_jax import parallel
@@ -88,14 +92,15 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
                      stage, placement=parallel.Placement(), seeds=None):
   """Trains one classifier per seed on (x, y) (x with a leading seed axis
-  if x.ndim == 3).
+  if x.ndim == 4).
 
   Returns:
     a dict: per seed, `accuracy` and `f1` on the test set of the model
     chosen by classifier.model_selection, its `predictions` and its
-    `selected_epoch`; and the `num_epochs` and `batch_size` trained with.
+    `selected_epoch`; the `num_epochs` and `batch_size` trained with; the
+    `model` and its trained `states` (seed axis first).
   """
-  n = x.shape[-2]
+  n = x.shape[-3]
   num_epochs, batch_size = classifier_settings(config, n)
   batch_size = train.epoch_batch_size(batch_size, placement.batch_multiple)
   c = config.classifier
@@ -105,7 +110,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
   model = models.create_classifier(c.arch, dataset.num_classes, conv_impl)
   tx = train.create_optimizer(c.learning_rate, steps, c.plateau_factor,
                               c.plateau_patience, c.min_learning_rate)
-  per_seed_x = x.ndim == 3
+  per_seed_x = x.ndim == 4
   sample = jnp.asarray(x[0, :1] if per_seed_x else x[:1])
   states = placement.per_seed(
       train.init_states(model, tx, init_keys, lambda k: (sample,)))
@@ -134,7 +139,8 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
               f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
               predictions=preds, selected_epoch=[int(e) for e in selected],
-              num_epochs=int(num_epochs), batch_size=int(batch_size))
+              num_epochs=int(num_epochs), batch_size=int(batch_size),
+              model=model, states=states)
 
 
 def summarise(results, prefix, scores):
@@ -174,6 +180,25 @@ def plot_stage(config, dataset, vae, vae_params, keys, run_dir):
       f'latent neighbours (noise {config.noise})')
 
 
+def export_synthetic(run_dir, dataset, seeds, augmented):
+  """Each seed's synthetic training series (not the originals) in the UCR
+  layout, labelled by class name: {run_dir}/synthetic/{dataset}_TRAIN.tsv
+  (.ts for several channels), under seed{S}/ when there are several seeds.
+  Returns the paths."""
+  x_aug, y_aug = augmented
+  n = dataset.x_train.shape[0]
+  names = np.array(dataset.class_names)
+  paths = []
+  for k, seed in enumerate(seeds):
+    folder = os.path.join(run_dir, 'synthetic',
+                          *([f'seed{seed}'] if len(seeds) > 1 else []))
+    paths.append(formats.write_split(
+        folder, data.file_name(dataset.name), 'TRAIN',
+        np.asarray(x_aug[k, n:]), names[y_aug[n:]]))
+    logging.info('Wrote the synthetic series to %s', paths[-1])
+  return paths
+
+
 class _Written:
   """What a run has written so far, for the message if a later write fails."""
 
@@ -191,14 +216,30 @@ class _Written:
             'written: results.json (no results are reported for this run).')
 
 
+@dataclasses.dataclass
+class Run:
+  """What a run produced: its metrics and everything trained in it."""
+
+  results: dict  # what results.json holds
+  dataset: data.Dataset
+  vae: models.VAE
+  vae_params: Any  # one VAE per seed, seed axis first
+  # stage ('baseline', 'augmented') -> (the classifier module, its trained
+  # TrainState with a seed axis first)
+  classifiers: dict
+  # The augmented stage's training set: x (seeds, n, channels, length) and
+  # the labels (n,), originals first; None without test_augment.
+  augmented: tuple | None = None
+
+
 def run(config):
-  """Runs the stages the config asks for; returns the final metrics and
-  writes them, with per-epoch metrics and predictions, to a new run
-  directory."""
+  """Runs the stages the config asks for and writes their metrics,
+  per-epoch records and predictions to a new run directory; returns a Run."""
   configuration.validate(config)
   placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
+  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
+                          dataset.num_channels)
   seeds = run_seeds(config)
   keys = seed_keys(seeds)
   # Everything that depends on the user's input is checked before a run
@@ -212,10 +253,10 @@ def run(config):
                      config.to_json_best_effort(indent=2, sort_keys=True)
                      + '\n')
   written.add('config.json')
-  print(f'Run directory: {run_dir}')
+  logging.info('Run directory: %s', run_dir)
   if placement.mode != 'single':
-    print(f'{placement.num_devices} devices, sharding the '
-          f'{"seeds" if placement.mode == "seeds" else "batches"}.')
+    logging.info('%d devices, sharding the %s.', placement.num_devices,
+                 'seeds' if placement.mode == 'seeds' else 'batches')
   wandb_run = reporting.start_wandb(config, run_dir) if config.wandb else None
   logger = reporting.MetricsLogger(run_dir, wandb_run)
   results = dict(dataset=config.dataset, run_dir=run_dir,
@@ -227,12 +268,14 @@ def run(config):
                  series_length=int(dataset.series_length),
                  num_classes=int(dataset.num_classes),
                  data=dataset.provenance, devices=placement.num_devices,
+                 device_placement=placement.mode,
                  vae_checkpoint=ckpt_path, wall_time_s={})
-  predictions = {}
+  predictions, classifiers, augmented = {}, {}, None
   try:
     start = time.perf_counter()
     if vae_params is not None:
-      print(f'Restored the trained VAE from {ckpt_path} (no VAE training).')
+      logging.info('Restored the trained VAE from %s (no VAE training).',
+                   ckpt_path)
       results['vae_source'] = 'restored'
     else:
       vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
@@ -240,7 +283,7 @@ def run(config):
                              placement, seeds)
       checkpoint.save_vae(ckpt_path, vae_params, meta)
       written.add(f'the VAE checkpoint {ckpt_path}')
-      print(f'Saved the trained VAE to {ckpt_path}')
+      logging.info('Saved the trained VAE to %s', ckpt_path)
       results['vae_source'] = 'trained'
     results['wall_time_s']['vae'] = time.perf_counter() - start
     quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
@@ -249,15 +292,16 @@ def run(config):
                                   per_seed=quality)
 
     if not (config.test_augment or config.augment_plot or config.baseline):
-      print('Trained and saved the VAE only. Add --config.test_augment=True '
-            '(and --config.baseline=True) to train the classifiers, or '
-            '--config.augment_plot=True for a plot of latent neighbours.')
+      logging.info('Trained and saved the VAE only. Add '
+                   '--config.test_augment=True (and --config.baseline=True) '
+                   'to train the classifiers, or --config.augment_plot=True '
+                   'for a plot of latent neighbours.')
 
     if config.augment_plot:
       path = plot_stage(config, dataset, vae, vae_params, keys, run_dir)
       written.add('augment.png')
       results['augment_plot'] = path
-      print(f'Saved the augmentation plot to {path}')
+      logging.info('Saved the augmentation plot to %s', path)
 
     if config.baseline:
       start = time.perf_counter()
@@ -267,19 +311,27 @@ def run(config):
           placement, seeds)
       summarise(results, 'baseline', scores)
       predictions['baseline'] = scores['predictions']
+      classifiers['baseline'] = (scores['model'], scores['states'])
       results['wall_time_s']['baseline'] = time.perf_counter() - start
 
-    if config.test_augment:
+    if config.test_augment or config.export_synthetic:
       start = time.perf_counter()
       x_aug, y_aug = augment.augment_dataset(
           vae, vae_params, dataset.x_train, dataset.y_train, keys['augment'],
           noise=config.noise, num_samples=config.num_samples)
       results['augmented_train_size'] = int(x_aug.shape[1])
+      augmented = (x_aug, y_aug)
+    if config.export_synthetic:
+      results['synthetic_files'] = export_synthetic(
+          run_dir, dataset, seeds, augmented)
+      written.add('synthetic/')
+    if config.test_augment:
       scores = train_classifier(
           config, dataset, x_aug, y_aug, keys['classifier_init'],
           keys['augmented_train'], logger, 'augmented', placement, seeds)
       summarise(results, 'augmented', scores)
       predictions['augmented'] = scores['predictions']
+      classifiers['augmented'] = (scores['model'], scores['states'])
       results['wall_time_s']['augmented'] = time.perf_counter() - start
 
     results['peak_host_memory_mb'] = (
@@ -302,7 +354,5 @@ def run(config):
         f'Writing the run\'s outputs failed ({e}).', logger)) from None
   finally:
     logger.close()
-
-  print(reporting.format_table(results))
-  print(f'Results written to {run_dir}')
-  return results
+  logging.info('Results written to %s', run_dir)
+  return Run(results, dataset, vae, vae_params, classifiers, augmented)

@@ -5,13 +5,14 @@ import errno
 import json
 import os
 
+from lstsaug_jax import data
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import OutputError
 
 
 def make_run_dir(results_dir, dataset):
   """A new directory results_dir/{dataset}/{timestamp}[-k]; never reused."""
-  base = os.path.join(results_dir, dataset.replace(':', '_').replace('/', '_'))
+  base = os.path.join(results_dir, data.file_name(dataset))
   os.makedirs(base, exist_ok=True)
   stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
   for k in range(1000):

@@ -96,7 +96,8 @@ def vae_loss_terms(model, params, x, y, mask, key):
   cross_entropy: mean over the batch (the original's nn.CrossEntropyLoss).
   """
   recon, mean, logvar, logits = model.apply({'params': params}, x, key)
-  reconstruction = jnp.sum(mask * jnp.sum((recon - x) ** 2, axis=-1))
+  reconstruction = jnp.sum(mask * jnp.sum((recon - x) ** 2,
+                                          axis=tuple(range(1, x.ndim))))
   kl = jnp.sum(mask * -0.5 * jnp.sum(
       1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1))
   ce = masked_mean(cross_entropy(logits, y), mask)
@@ -345,7 +346,7 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   bar = tqdm.tqdm(total=num_epochs, desc=desc, unit='epoch',
                   disable=not progress, dynamic_ncols=True)
   x, y = (a if isinstance(a, jax.Array) else jnp.asarray(a) for a in (x, y))
-  num_examples = x.shape[-2]
+  num_examples = y.shape[-1]
   start = time.perf_counter()
   pending = None
   num_seeds = states.step.shape[0]

@@ -8,7 +8,39 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
+
+
+def find_archive():
+  """The folder holding UCRArchive_2018/ (and Multivariate_ts/) for the
+  tests that read real archive files: $LSTSAUG_TEST_DATA, else
+  ../shared/data beside the clone; None if neither has it."""
+  for path in (os.environ.get('LSTSAUG_TEST_DATA'),
+               os.path.join(ROOT, '..', 'shared', 'data')):
+    if path and os.path.isdir(os.path.join(path, 'UCRArchive_2018')):
+      return os.path.abspath(path)
+  return None
+
+
+SHARED_DATA = find_archive()
+MISSING_ARCHIVE = (
+    'needs the UCR/UEA archive files: set LSTSAUG_TEST_DATA to the folder '
+    'holding UCRArchive_2018/ and Multivariate_ts/, or put it at '
+    '../shared/data (README "Tests")')
+
+
+def require_archive():
+  """The archive folder; skips the test without it, except under CI=true,
+  where missing data is a failure."""
+  if SHARED_DATA is None:
+    if os.environ.get('CI', '').lower() == 'true':
+      pytest.fail('CI=true but ' + MISSING_ARCHIVE)
+    pytest.skip(MISSING_ARCHIVE)
+  return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data():
+  return require_archive()
 
 # One persistent compilation cache for the session, in a temporary folder:
 # many tests (and their subprocesses) compile the same tiny programs.
@@ -20,9 +52,11 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 @pytest.fixture
 def tiny_config(tmp_path):
+  """configs/tiny.py (generated CBF data: no files needed), writing under
+  tmp_path."""
   from configs import tiny
   config = tiny.get_config()
-  config.data_dir = SHARED_DATA
+  config.data_dir = str(tmp_path / 'data')
   config.results_dir = str(tmp_path / 'results')
   config.model_dir = str(tmp_path / 'checkpoints')
   return config

@@ -9,7 +9,7 @@ from lstsaug_jax import models
 def setup():
   vae = models.VAE(series_length=12, num_classes=3, latent_dim=4,
                    hidden_dims=(16, 8))
-  x = jax.random.normal(jax.random.PRNGKey(0), (7, 12))
+  x = jax.random.normal(jax.random.PRNGKey(0), (7, 1, 12))
   y = np.array([0, 1, 2, 0, 1, 2, 0], np.int32)
   params = vae.init(jax.random.PRNGKey(1), x, jax.random.PRNGKey(2))['params']
   return vae, params, x, y
@@ -29,7 +29,7 @@ def test_augmented_set_shape_and_labels():
   vae, params, x, y = setup()
   x_aug, y_aug = augment_one(vae, params, x, y, jax.random.PRNGKey(3),
                              noise=0.1, num_samples=3)
-  assert x_aug.shape == (7 * 4, 12)
+  assert x_aug.shape == (7 * 4, 1, 12)
   # The originals come first, each exactly once, then 3 draws per series.
   np.testing.assert_array_equal(x_aug[:7], np.asarray(x))
   np.testing.assert_array_equal(y_aug, np.tile(y, 4))
@@ -38,7 +38,8 @@ def test_augmented_set_shape_and_labels():
   neighbours = augment.latent_neighbours(vae, params, x,
                                          jax.random.PRNGKey(3), noise=0.1,
                                          num_samples=3)
-  np.testing.assert_allclose(x_aug[7:], np.asarray(neighbours).reshape(21, 12),
+  np.testing.assert_allclose(x_aug[7:],
+                             np.asarray(neighbours).reshape(21, 1, 12),
                              rtol=1e-6, atol=1e-6)
 
 
@@ -49,7 +50,7 @@ def test_each_seed_augments_with_its_own_vae_and_key():
   keys = jnp.stack([jax.random.PRNGKey(3), jax.random.PRNGKey(4)])
   x_aug, _ = augment.augment_dataset(vae, both, x, y, keys, noise=0.1,
                                      num_samples=2)
-  assert x_aug.shape == (2, 21, 12)
+  assert x_aug.shape == (2, 21, 1, 12)
   alone, _ = augment_one(vae, other, x, y, keys[1], noise=0.1, num_samples=2)
   np.testing.assert_allclose(x_aug[1], alone, rtol=1e-5, atol=1e-5)
 
@@ -59,7 +60,7 @@ def test_neighbours_shape_and_noise_zero_is_the_decoded_sample():
   key = jax.random.PRNGKey(4)
   neighbours = augment.latent_neighbours(vae, params, x, key, noise=0.0,
                                          num_samples=5)
-  assert neighbours.shape == (5, 7, 12)
+  assert neighbours.shape == (5, 7, 1, 12)
   # With no noise every draw is the decoded latent sample z ~ q(z|x).
   sample_key, _ = jax.random.split(key)
   mean, logvar = vae.apply({'params': params}, x, method=models.VAE.encode)

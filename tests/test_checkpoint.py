@@ -19,16 +19,17 @@ from tests.conftest import ROOT
 
 def toy_dataset(length=12, shift=0.0):
   rng = np.random.default_rng(0)
-  x = (rng.normal(size=(6, length)) + shift).astype(np.float32)
+  x = (rng.normal(size=(6, 1, length)) + shift).astype(np.float32)
   y = np.arange(6, dtype=np.int32) % 2
-  return data.Dataset('GunPoint', x, y, x, y, ('1', '2'))
+  return data.Dataset('synthetic:cbf', x, y, x, y, ('1', '2'))
 
 
 def make(config, dataset=None, seeds=None):
   dataset = dataset or toy_dataset()
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
   key = jax.random.PRNGKey(0)
-  params = vae.init(key, jnp.ones((1, dataset.series_length)), key)['params']
+  params = vae.init(key, jnp.ones((1, 1, dataset.series_length)),
+                    key)['params']
   seeds = seeds or [config.seed + k for k in range(config.num_seeds)]
   return params, checkpoint.vae_metadata(config, dataset, seeds)
 
@@ -36,7 +37,7 @@ def make(config, dataset=None, seeds=None):
 def test_round_trip(tiny_config):
   params, meta = make(tiny_config)
   path = checkpoint.checkpoint_path(tiny_config)
-  assert os.path.basename(path).startswith('GunPoint_vae-16bs-4ld-2e-seed42-')
+  assert os.path.basename(path).startswith('synthetic_cbf_vae-16bs-4ld-2e-seed42-')
   checkpoint.save_vae(path, params, meta)
   restored, restored_meta = checkpoint.restore_vae(path, meta, params)
   jax.tree_util.tree_map(np.testing.assert_array_equal, params, restored)
@@ -48,7 +49,7 @@ def test_round_trip(tiny_config):
 
 
 @pytest.mark.parametrize('field, value', [
-    ('seed', 7), ('vae.hidden_dims', (32, 16)), ('znormalise', False),
+    ('seed', 7), ('vae.hidden_dims', (32, 16)), ('normalisation', 'channel'),
     ('learning_rate', 1e-2), ('vae.plateau_patience', 3),
     ('missing_values', 'error'), ('validation_fraction', 0.25)])
 def test_every_field_that_changes_the_vae_changes_its_name(tiny_config, field,
@@ -91,8 +92,9 @@ def test_restore_checks_fields_and_the_training_data(tiny_config):
                      match='latent_dim: checkpoint has 4, this run 8'):
     checkpoint.restore_vae(path, dict(meta, latent_dim=8), params)
   with pytest.raises(checkpoint.CheckpointError,
-                     match=r"znormalise: checkpoint has True, this run False"):
-    checkpoint.restore_vae(path, dict(meta, znormalise=False), params)
+                     match=r"normalisation: checkpoint has 'series', this run "
+                     r"'channel'"):
+    checkpoint.restore_vae(path, dict(meta, normalisation='channel'), params)
   _, shifted = make(tiny_config, toy_dataset(shift=1.0))
   with pytest.raises(checkpoint.CheckpointError,
                      match='the training data: same dataset'):
@@ -110,7 +112,7 @@ def test_missing_checkpoint_lists_the_ones_there_and_how_they_differ(
     checkpoint.restore_vae(path, wanted, params)
   message = str(e.value)
   assert f'No trained VAE checkpoint at {path}' in message
-  assert 'GunPoint_vae-16bs-4ld-2e-seed42-' in message
+  assert 'synthetic_cbf_vae-16bs-4ld-2e-seed42-' in message
   assert 'differs in latent_dim: checkpoint has 4, this run 8' in message
 
 

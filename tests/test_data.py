@@ -7,11 +7,15 @@ import pytest
 from lstsaug_jax import data
 from lstsaug_jax import synthetic
 from tests.conftest import SHARED_DATA
+from tests.conftest import require_archive
 from tests.conftest import write_pair
 
 
 def archive_table():
-  """The table in ../shared/data/README.md: name -> (train, test, length, classes)."""
+  """The table in the archive folder's README.md: name -> (train, test,
+  length, classes); empty without the archive."""
+  if SHARED_DATA is None:
+    return {}
   with open(os.path.join(SHARED_DATA, 'README.md')) as f:
     rows = re.findall(r'^\| (\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$',
                       f.read(), re.M)
@@ -21,47 +25,65 @@ def archive_table():
 TABLE = archive_table()
 
 
-def test_table_lists_every_shared_dataset():
+def test_table_lists_every_shared_dataset(shared_data):
   assert len(TABLE) == 26
-  assert set(TABLE) == set(os.listdir(os.path.join(SHARED_DATA,
+  assert set(TABLE) == set(os.listdir(os.path.join(shared_data,
                                                    'UCRArchive_2018')))
 
 
-@pytest.mark.parametrize('name', sorted(TABLE))
+# Without the archive, one case stands for all: it skips (or fails under CI).
+@pytest.mark.parametrize('name', sorted(TABLE) or ['(archive missing)'])
 def test_every_shared_dataset_loads_with_published_shape(name):
-  d = data.load_dataset(SHARED_DATA, name)
+  d = data.load_dataset(require_archive(), name)
   n_train, n_test, length, classes = TABLE[name]
-  assert d.x_train.shape == (n_train, length)
-  assert d.x_test.shape == (n_test, length)
+  assert d.x_train.shape == (n_train, 1, length)
+  assert d.x_test.shape == (n_test, 1, length)
   assert d.num_classes == classes
   assert set(np.unique(d.y_train)) == set(range(classes))
   assert d.x_train.dtype == np.float32
   assert not np.isnan(d.x_train).any() and not np.isnan(d.x_test).any()
-  np.testing.assert_allclose(d.x_train.mean(axis=1), 0, atol=1e-4)
-  np.testing.assert_allclose(d.x_train.std(axis=1), 1, atol=1e-3)
+  np.testing.assert_allclose(d.x_train.mean(axis=-1), 0, atol=1e-4)
+  np.testing.assert_allclose(d.x_train.std(axis=-1), 1, atol=1e-3)
 
 
-def test_archive_quirks_are_handled_by_policy():
-  dodger = data.load_dataset(SHARED_DATA, 'DodgerLoopGame')
+@pytest.mark.parametrize('name, shape, classes', [
+    ('BasicMotions', (40, 6, 100), ('Badminton', 'Running', 'Standing',
+                                    'Walking')),
+    ('JapaneseVowels', (270, 12, 26), tuple(str(i) for i in range(1, 10))),
+])
+def test_multivariate_archive_datasets(shared_data, name, shape, classes):
+  d = data.load_dataset(shared_data, name)
+  assert d.x_train.shape == shape and d.class_names == classes
+  assert d.num_channels == shape[1] and d.series_length == shape[2]
+  # Per channel, every series is z-normalised.
+  np.testing.assert_allclose(d.x_train.mean(axis=-1), 0, atol=1e-4)
+  np.testing.assert_allclose(d.x_train.std(axis=-1), 1, atol=1e-3)
+  if name == 'JapaneseVowels':  # lengths 7-26 (test 7-29), no padding
+    assert d.provenance['resampled']['train'] > 0
+    assert d.x_test.shape == (370, 12, 26)  # at the training length
+
+
+def test_archive_quirks_are_handled_by_policy(shared_data):
+  dodger = data.load_dataset(shared_data, 'DodgerLoopGame')
   assert dodger.provenance['interpolated']['train'] > 0
-  pickup = data.load_dataset(SHARED_DATA, 'PickupGestureWiimoteZ')
+  pickup = data.load_dataset(shared_data, 'PickupGestureWiimoteZ')
   assert pickup.provenance['resampled']['train'] > 0
   strict = data.Options(missing_values='error', variable_length='error')
   with pytest.raises(data.DataError, match='missing_values=interpolate'):
-    data.load_dataset(SHARED_DATA, 'DodgerLoopGame', strict)
+    data.load_dataset(shared_data, 'DodgerLoopGame', strict)
   with pytest.raises(data.DataError, match='variable_length=resample'):
-    data.load_dataset(SHARED_DATA, 'PickupGestureWiimoteZ', strict)
+    data.load_dataset(shared_data, 'PickupGestureWiimoteZ', strict)
 
 
-RAW = data.Options(znormalise=False)
+RAW = data.Options(normalisation='none')
 
 
 def test_interpolation_and_resampling_values(tmp_path):
   root = write_pair(tmp_path, 'Q', '1\t0\tNaN\t2\t3\n2\t0\t2\tNaN\tNaN\n',
                     '1\t1\t1\t1\t1\n')
   d = data.load_dataset(root, 'Q', RAW)
-  np.testing.assert_allclose(d.x_train[0], [0, 1, 2, 3])  # gap filled
-  np.testing.assert_allclose(d.x_train[1], [0, 2 / 3, 4 / 3, 2])  # resampled
+  np.testing.assert_allclose(d.x_train[0, 0], [0, 1, 2, 3])  # gap filled
+  np.testing.assert_allclose(d.x_train[1, 0], [0, 2 / 3, 4 / 3, 2])
   assert d.provenance['interpolated'] == dict(train=1, test=0)
   assert d.provenance['resampled'] == dict(train=1, test=0)
 
@@ -87,8 +109,8 @@ def test_2015_style_txt_with_whitespace(tmp_path):
   root = write_pair(tmp_path, 'W', '  1.0000000e+00  1.5  2.5\n  2.0  3.0  4.0\n',
                     '1,0.5,0.5\n', ext='.txt')
   d = data.load_dataset(root, 'W', RAW)
-  np.testing.assert_allclose(d.x_train, [[1.5, 2.5], [3, 4]])
-  np.testing.assert_allclose(d.x_test, [[0.5, 0.5]])
+  np.testing.assert_allclose(d.x_train[:, 0], [[1.5, 2.5], [3, 4]])
+  np.testing.assert_allclose(d.x_test[:, 0], [[0.5, 0.5]])
   # 1.0000000e+00 in one file and 1 in the other are the same class.
   assert d.class_names == ('1', '2')
   np.testing.assert_array_equal(d.y_test, [0])
@@ -115,7 +137,7 @@ def test_ts_parser_with_comments_missing_values_and_string_labels(tmp_path):
   d = data.load_dataset(root, 'Toy', RAW)
   assert d.class_names == ('down', 'up')
   np.testing.assert_array_equal(d.y_train, [1, 0])
-  np.testing.assert_allclose(d.x_train, [[1, 2, 3], [3, 2, 1]])
+  np.testing.assert_allclose(d.x_train[:, 0], [[1, 2, 3], [3, 2, 1]])
 
 
 @pytest.mark.parametrize('bad, expected', [
@@ -123,7 +145,7 @@ def test_ts_parser_with_comments_missing_values_and_string_labels(tmp_path):
      r'line 10: 3 values, but the header says .*@seriesLength 4'),
     (TS_TRAIN.replace('3,?,1:down', '3,2,1:left'),
      r"line 12: label 'left' is not in the header's @classLabel"),
-    (TS_TRAIN.replace('3,?,1:down', '3,2,1'), r'line 12: expected `v1,v2'),
+    (TS_TRAIN.replace('3,?,1:down', '3,2,1'), r'line 12: expected 1 channel'),
     (TS_TRAIN.replace('@data\n', ''), 'line 9: expected a @-header or @data'),
     (TS_TRAIN.replace('3,?,1:down', '3,x,1:down'), r"line 12, column 2: 'x' is not a number"),
 ])
@@ -139,7 +161,7 @@ def test_npz(tmp_path):
   np.savez(path, X_train=np.arange(12.).reshape(4, 3), y_train=[3, 5, 3, 5],
            X_test=np.ones((2, 1, 3)), y_test=[5, 3])
   d = data.load_dataset(str(tmp_path), 'Mine', RAW)
-  assert d.x_train.shape == (4, 3) and d.x_test.shape == (2, 3)
+  assert d.x_train.shape == (4, 1, 3) and d.x_test.shape == (2, 1, 3)
   np.testing.assert_array_equal(d.y_test, [1, 0])
   np.savez(path, X_train=np.ones((4, 3)), y_train=[1, 2, 1, 2])
   with pytest.raises(data.DataError, match=r"lacks the arrays \['X_test'"):
@@ -210,16 +232,20 @@ def test_synthetic_dataset_by_name():
   d = data.load_dataset('unused', 'synthetic:cbf',
                         data.Options(synthetic_train_size=12,
                                      synthetic_test_size=6))
-  assert d.x_train.shape == (12, 128) and d.num_classes == 3
+  assert d.x_train.shape == (12, 1, 128) and d.num_classes == 3
   assert d.class_names == ('bell', 'cylinder', 'funnel')
 
 
 def test_validation_split_holds_out_part_of_train_and_drops_test():
-  full = data.load_dataset(SHARED_DATA, 'CBF')
-  options = data.Options(validation_fraction=0.2, validation_seed=3)
-  split = data.load_dataset(SHARED_DATA, 'CBF', options)
-  # CBF: 30 training series, 10 per class; 2 of each are held out.
-  assert split.x_train.shape == (24, 128) and split.x_test.shape == (6, 128)
+  def load(**kwargs):
+    return data.load_dataset('unused', 'synthetic:cbf', data.Options(
+        synthetic_train_size=30, synthetic_test_size=30, **kwargs))
+  full = load()
+  options = dict(validation_fraction=0.2, validation_seed=3)
+  split = load(**options)
+  # 30 training series, 10 per class; 2 of each are held out.
+  assert split.x_train.shape == (24, 1, 128)
+  assert split.x_test.shape == (6, 1, 128)
   assert np.bincount(split.y_test).tolist() == [2, 2, 2]
   rows = {r.tobytes() for r in full.x_train}
   train_rows = {r.tobytes() for r in split.x_train}
@@ -227,10 +253,9 @@ def test_validation_split_holds_out_part_of_train_and_drops_test():
   assert train_rows | held_out == rows and not train_rows & held_out
   assert not held_out & {r.tobytes() for r in full.x_test}
   assert 'test set not used' in split.provenance['evaluation']
-  again = data.load_dataset(SHARED_DATA, 'CBF', options)
+  again = load(**options)
   np.testing.assert_array_equal(again.x_test, split.x_test)
-  other = data.load_dataset(SHARED_DATA, 'CBF', data.Options(
-      validation_fraction=0.2, validation_seed=4))
+  other = load(validation_fraction=0.2, validation_seed=4)
   assert not np.array_equal(other.x_test, split.x_test)
   # A class with a single series stays in training.
   tiny = data.Dataset('t', full.x_train[:5], np.array([0, 0, 0, 1, 2]),
@@ -240,3 +265,85 @@ def test_validation_split_holds_out_part_of_train_and_drops_test():
   assert sorted(kept.y_train.tolist()) == [0, 1, 2]
   with pytest.raises(data.DataError, match='validation_fraction'):
     data.validation_split(full, 1.0, 0)
+
+
+TS_MULTI = """@problemName M
+@timeStamps false
+@missing true
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true a b
+@data
+1,2,3,4:10,20,30,40:a
+4,?,2:40,30,20:b
+5,6,7,8:1,2,3,4:a
+"""
+
+
+def test_multivariate_ts_with_lengths_and_missing_values(tmp_path):
+  root = write_pair(tmp_path, 'M', TS_MULTI, TS_MULTI, ext='.ts')
+  d = data.load_dataset(root, 'M', RAW)
+  assert d.x_train.shape == (3, 2, 4) and d.num_channels == 2
+  np.testing.assert_allclose(d.x_train[0], [[1, 2, 3, 4], [10, 20, 30, 40]])
+  # Line 10: 3 values with a gap, interpolated, then resampled to 4.
+  np.testing.assert_allclose(d.x_train[1, 0], [4, 10 / 3, 8 / 3, 2])
+  np.testing.assert_allclose(d.x_train[1, 1], [40, 100 / 3, 80 / 3, 20])
+  assert d.provenance['interpolated']['train'] == 1
+  assert d.provenance['resampled']['train'] == 1
+  z = data.load_dataset(root, 'M')
+  np.testing.assert_allclose(z.x_train.std(axis=-1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize('bad, expected', [
+    (TS_MULTI.replace('5,6,7,8:1,2,3,4:a', '5,6,7,8:a'),
+     r'line 11: expected 2 channel\(s\) then the label'),
+    (TS_MULTI.replace('5,6,7,8:1,2,3,4:a', '5,6,7,8:1,2,3:a'),
+     r'line 11: its channels have different lengths \(4, 3 values\)'),
+    (TS_MULTI.replace('@dimensions 2\n', ''), '@dimensions header is missing'),
+    (TS_MULTI.replace('@timeStamps false', '@timeStamps true'),
+     'time, value'),
+    (TS_MULTI.replace('5,6,7,8:1,2,3,4:a', '5,6,x,8:1,2,3,4:a'),
+     r"line 11, column 3: 'x' is not a number"),
+])
+def test_bad_multivariate_ts_files(tmp_path, bad, expected):
+  root = write_pair(tmp_path, 'M', bad, TS_MULTI, ext='.ts')
+  with pytest.raises(data.DataError, match=expected):
+    data.load_dataset(root, 'M')
+
+
+def test_npz_with_channels(tmp_path):
+  rng = np.random.default_rng(0)
+  np.savez(tmp_path / 'C.npz', X_train=rng.normal(size=(4, 3, 10)),
+           y_train=np.array(['u', 'v', 'u', 'v']),
+           X_test=rng.normal(size=(2, 3, 10)), y_test=np.array(['v', 'u']))
+  d = data.load_dataset(str(tmp_path), 'C')
+  assert d.x_train.shape == (4, 3, 10) and d.class_names == ('u', 'v')
+  np.testing.assert_array_equal(d.y_test, [1, 0])
+
+
+def test_multivariate_names_and_where_they_go():
+  assert len(data.multivariate_names()) == 30
+  assert len(data.univariate_names()) == 128
+  assert 'JapaneseVowels' in data.multivariate_names()
+  pairs, _ = data.candidate_paths('D', 'JapaneseVowels')
+  assert ('D/Multivariate_ts/JapaneseVowels/JapaneseVowels_TRAIN.ts',
+          'D/Multivariate_ts/JapaneseVowels/JapaneseVowels_TEST.ts') in pairs
+
+
+def test_channel_normalisation_uses_the_training_sets_statistics(tmp_path):
+  rng = np.random.default_rng(0)
+  x_train = rng.normal(size=(5, 2, 8)) * [[3.0], [0.1]] + [[10.0], [-2.0]]
+  x_test = rng.normal(size=(3, 2, 8)) + 50.0
+  np.savez(tmp_path / 'N.npz', X_train=x_train, y_train=[0, 1, 0, 1, 0],
+           X_test=x_test, y_test=[1, 0, 1])
+  d = data.load_dataset(str(tmp_path), 'N',
+                        data.Options(normalisation='channel'))
+  np.testing.assert_allclose(d.x_train.mean(axis=(0, 2)), 0, atol=1e-5)
+  np.testing.assert_allclose(d.x_train.std(axis=(0, 2)), 1, atol=1e-5)
+  # Series keep their differences in level; the test set is scaled by the
+  # training set's numbers, not its own.
+  assert not np.allclose(d.x_train.mean(axis=2), 0, atol=0.05)
+  mean, std = x_train.mean(axis=(0, 2)), x_train.std(axis=(0, 2))
+  np.testing.assert_allclose(
+      d.x_test, (x_test - mean[:, None]) / std[:, None], rtol=1e-4)

@@ -75,7 +75,8 @@ def test_download_then_cache_hit_with_server_stopped(tmp_path, server):
   serve(root, 'Coffee', make_zip('Coffee'))
   data_dir = tmp_path / 'data'
   first = data.load_dataset(str(data_dir), 'Coffee', options(url))
-  assert first.x_train.shape == (12, 16) and first.x_test.shape == (8, 16)
+  assert first.x_train.shape == (12, 1, 16)
+  assert first.x_test.shape == (8, 1, 16)
   assert listing(data_dir) == [
       os.path.join('UCRArchive_2018', 'Coffee', 'Coffee_TEST.tsv'),
       os.path.join('UCRArchive_2018', 'Coffee', 'Coffee_TRAIN.tsv')]
@@ -128,7 +129,12 @@ def test_downloaded_dataset_used_end_to_end(tmp_path, server, tiny_config):
   tiny_config.data_dir = str(tmp_path / 'data')
   tiny_config.dataset = 'Coffee'
   tiny_config.download_url = url
+  tiny_config.download = True
   tiny_config.baseline = True
-  results = pipeline.run(tiny_config)
+  results = pipeline.run(tiny_config).results
   assert results['train_size'] == 12 and results['test_size'] == 8
-  assert 0 <= results['baseline_accuracy'] <= 1
+  # The served test labels (1, 2, 1, ...) reach the evaluation.
+  predictions = np.load(os.path.join(results['run_dir'], 'predictions.npz'))
+  np.testing.assert_array_equal(predictions['y_true'], np.arange(8) % 2)
+  assert results['baseline_accuracy'] == np.mean(
+      predictions['baseline'][0] == predictions['y_true'])

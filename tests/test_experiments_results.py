@@ -2,7 +2,7 @@
 
 import pytest
 
-from configs import default
+from lstsaug_jax import defaults
 from lstsaug_jax.experiments import results
 from tests.conftest import results_row
 
@@ -64,7 +64,7 @@ def test_a_ragged_row_names_its_line(tmp_path):
 
 
 def test_protocol_ignores_where_and_which_but_not_how():
-  config = default.get_config()
+  config = defaults.get_config()
   proto = results.protocol(config)
   assert 'classifier.learning_rate' in proto and 'num_epochs' in proto
   assert not any(k.startswith('sweep') or k in ('seed', 'dataset',
@@ -81,7 +81,7 @@ def test_protocol_ignores_where_and_which_but_not_how():
 
 def test_rows_of_another_protocol_are_refused_naming_the_fields(tmp_path):
   path = tmp_path / 'r.csv'
-  config = default.get_config()
+  config = defaults.get_config()
   old = results.protocol(config)
   f = results.ResultsFile(path)
   f.record_protocol(results.config_hash(old), old)

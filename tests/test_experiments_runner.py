@@ -15,14 +15,15 @@ from lstsaug_jax import pipeline
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
 from tests.conftest import ROOT
-from tests.conftest import SHARED_DATA
+from lstsaug_jax import data
+from lstsaug_jax.errors import DataError
 
 TIMING = ('wall_time_s', 'vae_wall_time_s')
 
 
 def sweep_config(tiny_config, csv):
   config = tiny_config
-  config.sweep.datasets = ('Chinatown',)
+  config.sweep.datasets = ('synthetic:cbf',)
   config.sweep.augmentations = ((0.2, 1),)
   config.num_seeds = 2
   config.sweep.results_csv = str(csv)
@@ -43,7 +44,7 @@ def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
       ('baseline', '42'), ('baseline', '43'), ('lstsaug', '42'),
       ('lstsaug', '43')]
   assert {r['evaluated_on'] for r in whole} == {'test'}
-  assert whole[2]['train_size'] == '40' and whole[0]['train_size'] == '20'
+  assert whole[2]['train_size'] == '60' and whole[0]['train_size'] == '30'
   assert whole[0]['epochs'] == '2' and whole[0]['program_seeds'] == '2'
 
   # The second sweep is stopped by Ctrl-C while its augmented classifier
@@ -84,9 +85,9 @@ def test_added_seeds_run_alone_and_validation_rows(tiny_config, tmp_path):
   rows = results.read_rows(config.sweep.results_csv)
   assert [(r['seed'], r['program_seeds']) for r in rows] == [('42', '1'),
                                                              ('43', '1')]
-  # Chinatown has 20 training series, 10 per class: 3 of each held out.
+  # 30 training series, 10 per class: 3 of each held out.
   assert {(r['evaluated_on'], r['train_size'], r['eval_size'])
-          for r in rows} == {('validation', '14', '6')}
+          for r in rows} == {('validation', '21', '9')}
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -106,9 +107,9 @@ def test_bad_sweep_fields_are_named(tiny_config, tmp_path, field, value,
 def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
                                                                tmp_path):
   config = sweep_config(tiny_config, tmp_path / 'r.csv')
-  config.sweep.datasets = ('Chinatown', 'NoSuchSet')
+  config.sweep.datasets = ('synthetic:cbf', 'NoSuchSet')
   config.download = False
-  with pytest.raises(Exception, match='NoSuchSet'):
+  with pytest.raises(DataError, match='NoSuchSet'):
     runner.run_sweep(config)
   assert results.read_rows(str(tmp_path / 'r.csv')) == []
 
@@ -119,7 +120,7 @@ def test_shipped_sweep_configs():
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
-      assert os.path.isdir(os.path.join(SHARED_DATA, 'UCRArchive_2018', name))
+      assert name in data.archive_names()
   assert len(dev26.get_config().sweep.datasets) == 26
   assert len(cpu_small.get_config().sweep.datasets) >= 12
   # The noise configs extend cpu_small's rows: one protocol, one CSV.
@@ -141,15 +142,15 @@ def test_shipped_sweep_configs():
 def test_command_line_sweep_and_its_errors(tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
   csv = tmp_path / 'cli.csv'
-  common = ['--config=configs/tiny.py', f'--config.data_dir={SHARED_DATA}',
+  common = ['--config=configs/tiny.py',
             f'--config.sweep.results_csv={csv}',
-            "--config.sweep.datasets=('Chinatown',)"]
+            '--config.sweep.datasets=synthetic:cbf']
   run = lambda *args: subprocess.run(
       [sys.executable, '-m', 'lstsaug_jax.experiments', *common, *args],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   done = run('--config.sweep.augmentations=((0.1,1),)')
   assert done.returncode == 0, done.stderr
-  assert '2 runs; 0 already' in done.stdout
+  assert '2 runs; 0 already' in done.stderr
   assert os.path.exists(tmp_path / 'cli.summary' / 'summary.md')
   assert os.path.exists(tmp_path / 'cli.summary' / 'scatter.png')
   failed = run('--config.classifier.learning_rate=0.5')

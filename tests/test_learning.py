@@ -5,12 +5,11 @@ import time
 import jax
 import pytest
 
-from configs import default
+from lstsaug_jax import defaults
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
 from lstsaug_jax import models
 from lstsaug_jax import pipeline
-from tests.conftest import SHARED_DATA
 
 
 class NullLogger:
@@ -18,9 +17,9 @@ class NullLogger:
     pass
 
 
-def test_resnet_learns_gunpoint_within_a_minute():
-  config = default.get_config()
-  config.data_dir = SHARED_DATA
+def test_resnet_learns_gunpoint_within_a_minute(shared_data):
+  config = defaults.get_config()
+  config.data_dir = shared_data
   config.dataset = 'GunPoint'
   config.progress = False
   # One full batch of 50 a step; 1e-3 rather than the original's 1e-4 so
@@ -42,18 +41,20 @@ def test_resnet_learns_gunpoint_within_a_minute():
 
 @pytest.mark.parametrize('learning_rate, collapses', [(1e-3, False),
                                                       (1e-2, True)])
-def test_default_vae_uses_its_latent_space_on_gunpoint(learning_rate,
+def test_default_vae_uses_its_latent_space_on_gunpoint(shared_data,
+                                                       learning_rate,
                                                        collapses):
   """README: at the original's hard-coded 1e-2 the VAE collapses to its
   prior on GunPoint (KL ~0, the latent head at chance); at our default 1e-3
   it does not."""
-  config = default.get_config()
-  config.data_dir = SHARED_DATA
+  config = defaults.get_config()
+  config.data_dir = shared_data
   config.dataset = 'GunPoint'
   config.progress = False
   config.learning_rate = learning_rate
   dataset = data.load(config)
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
+  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
+                          dataset.num_channels)
   keys = pipeline.seed_keys([42])
   params = pipeline.train_vae(config, vae, dataset.x_train, dataset.y_train,
                               keys['vae_init'], keys['vae_train'],

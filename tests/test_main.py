@@ -9,12 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT
 
 
 def run_main(*overrides):
+  """configs/tiny.py (generated data, no files) with overrides."""
   cmd = [sys.executable, '-m', 'lstsaug_jax.main', '--config=configs/tiny.py',
-         f'--config.data_dir={SHARED_DATA}', *overrides]
+         *overrides]
   return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                         timeout=600)
 
@@ -29,7 +30,7 @@ def first_run(tmp_path_factory):
                   '--config.num_samples=2',
                   f'--config.compilation_cache_dir={tmp / "cache"}')
   assert proc.returncode == 0, proc.stderr
-  (run_dir,) = glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))
+  (run_dir,) = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
   return tmp, dirs, proc, run_dir
 
 
@@ -45,7 +46,7 @@ def test_end_to_end_writes_results_and_honours_overrides(first_run):
   assert config['num_epochs'] == 3 and config['num_samples'] == 2
   with open(os.path.join(run_dir, 'results.json')) as f:
     results = json.load(f)
-  assert results['train_size'] == 50 and results['augmented_train_size'] == 150
+  assert results['train_size'] == 30 and results['augmented_train_size'] == 90
   predictions = np.load(os.path.join(run_dir, 'predictions.npz'))
   for stage in ('baseline', 'augmented'):
     (preds,) = predictions[stage]
@@ -58,10 +59,11 @@ def test_end_to_end_writes_results_and_honours_overrides(first_run):
   plot = os.path.join(run_dir, 'augment.png')
   with open(plot, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-  assert plot in proc.stdout
+  assert plot in proc.stderr  # progress messages go to stderr
   assert 'baseline accuracy / weighted F1' in proc.stdout
   (ckpt,) = glob.glob(str(tmp / 'checkpoints' / '*'))
-  assert os.path.basename(ckpt).startswith('GunPoint_vae-16bs-4ld-3e-seed42-')
+  assert os.path.basename(ckpt).startswith(
+      'synthetic_cbf_vae-16bs-4ld-3e-seed42-')
   assert results['vae_checkpoint'] == ckpt
   # The compiled programs went to the persistent cache.
   assert len(os.listdir(tmp / 'cache')) >= 5
@@ -72,8 +74,8 @@ def test_use_trained_restores_instead_of_training(first_run):
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
                   '--config.test_augment=True')
   assert proc.returncode == 0, proc.stderr
-  assert 'Restored the trained VAE from' in proc.stdout
-  run_dirs = glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))
+  assert 'Restored the trained VAE from' in proc.stderr
+  run_dirs = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
   assert len(run_dirs) == 2  # a new run never overwrites an old one
   (second_dir,) = [d for d in run_dirs if d != first_dir]
   stages = {r['stage'] for r in read_jsonl(
@@ -84,7 +86,7 @@ def test_use_trained_restores_instead_of_training(first_run):
 def test_checkpoint_that_does_not_fit_is_a_clear_error(first_run):
   tmp, dirs, _, _ = first_run
   (ckpt,) = glob.glob(str(tmp / 'checkpoints' / '*'))
-  runs_before = sorted(glob.glob(str(tmp / 'results' / 'GunPoint' / '*')))
+  runs_before = sorted(glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*')))
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
                   '--config.latent_dim=8', '--config.seed=7',
                   f'--config.checkpoint_path={ckpt}')
@@ -101,7 +103,7 @@ def test_checkpoint_that_does_not_fit_is_a_clear_error(first_run):
   assert (f'{ckpt} (differs in latent_dim: checkpoint has 4, this run 8)'
           in proc.stderr)
   # A failed restore leaves no run directory behind.
-  assert sorted(glob.glob(str(tmp / 'results' / 'GunPoint' / '*'))) == (
+  assert sorted(glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))) == (
       runs_before)
 
 
@@ -109,18 +111,19 @@ def test_vae_only_run_says_so(tmp_path):
   proc = run_main(f'--config.results_dir={tmp_path}',
                   f'--config.model_dir={tmp_path}', '--config.num_epochs=1')
   assert proc.returncode == 0, proc.stderr
-  assert 'Trained and saved the VAE only' in proc.stdout
+  assert 'Trained and saved the VAE only' in proc.stderr
 
 
 def test_misspelt_field_is_an_error():
   proc = run_main('--config.num_epoch=3')
   assert proc.returncode != 0
   assert 'num_epoch' in proc.stderr
-  assert 'Results written' not in proc.stdout
+  assert 'Results written' not in proc.stderr
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path):
-  proc = run_main('--config.dataset=NoSuchSet', f'--config.results_dir={tmp_path}')
+  proc = run_main('--config.dataset=NoSuchSet', f'--config.data_dir={tmp_path}',
+                  f'--config.results_dir={tmp_path}')
   assert proc.returncode != 0
   assert 'NoSuchSet_TRAIN.tsv' in proc.stderr
   assert 'Traceback' not in proc.stderr
@@ -149,15 +152,15 @@ def inspect(*args):
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-def test_inspection_command():
-  proc = inspect(f'--data_dir={SHARED_DATA}', '--dataset=DodgerLoopGame')
+def test_inspection_command(shared_data):
+  proc = inspect(f'--data_dir={shared_data}', '--dataset=DodgerLoopGame')
   assert proc.returncode == 0, proc.stderr
   lines = proc.stdout.splitlines()
-  assert lines[1].startswith('train: 20 series, length 288, 2 classes, '
-                             'class counts [10, 10], z-normalised True, '
-                             'interpolated ')
-  assert lines[2].startswith('test: 138 series, length 288')
-  proc = inspect(f'--data_dir={SHARED_DATA}', '--dataset=GunPont')
+  assert lines[1].startswith('train: 20 series, 1 channel, length 288, 2 '
+                             'classes, class counts [10, 10], normalisation '
+                             'series, interpolated ')
+  assert lines[2].startswith('test: 138 series, 1 channel, length 288')
+  proc = inspect(f'--data_dir={shared_data}', '--dataset=GunPont')
   assert proc.returncode != 0
   assert 'closest: GunPoint' in proc.stderr
   assert 'Traceback' not in proc.stderr

@@ -26,10 +26,10 @@ def test_vae_shapes_and_parameter_count():
   length, classes, latent = 150, 3, 64
   vae = models.VAE(series_length=length, num_classes=classes, latent_dim=latent)
   key = jax.random.PRNGKey(0)
-  x = jnp.ones((5, length))
+  x = jnp.ones((5, 1, length))
   params = vae.init(key, x, key)['params']
   recon, mean, logvar, logits = vae.apply({'params': params}, x, key)
-  assert recon.shape == (5, length)
+  assert recon.shape == (5, 1, length)
   assert mean.shape == logvar.shape == (5, latent)
   assert logits.shape == (5, classes)
   expected = (dense(length, 256) + dense(256, 128) + dense(128, 64)
@@ -40,9 +40,45 @@ def test_vae_shapes_and_parameter_count():
   assert count(params) == expected
 
 
+def test_vae_encodes_all_channels_and_decodes_them_in_place():
+  channels, length = 3, 10
+  vae = models.VAE(series_length=length, num_classes=2, num_channels=channels,
+                   latent_dim=4, hidden_dims=(8,))
+  key = jax.random.PRNGKey(0)
+  x = jax.random.normal(key, (5, channels, length))
+  params = vae.init(key, x, key)['params']
+  # The encoder sees the channels flattened; the decoder gives them back.
+  assert params['encoder']['Dense_0']['kernel'].shape == (channels * length, 8)
+  recon, *_ = vae.apply({'params': params}, x, key)
+  assert recon.shape == (5, channels, length)
+  # Output unit c * length + t is channel c, time t.
+  z = jnp.zeros((1, 4))
+  flat = vae.apply({'params': params}, z, method=models.VAE.decode)
+  kernel = params['decoder']['Dense_1']
+  hidden = jax.nn.relu(params['decoder']['Dense_0']['bias'])
+  expected = (hidden @ kernel['kernel'] + kernel['bias']).reshape(channels,
+                                                                  length)
+  np.testing.assert_allclose(flat[0], expected, rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match=r'\(batch, 3, 10\)'):
+    vae.apply({'params': params}, x[:, :2], key)
+
+
+def test_resnet_takes_channels_as_input_features():
+  model = models.create_classifier('resnet_tiny', 2)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 5, 30))
+  variables = model.init(jax.random.PRNGKey(1), x)
+  assert variables['params']['Conv1D_0']['kernel'].shape == (8, 5, 4)
+  assert model.apply(variables, x).shape == (4, 2)
+  # One channel as (batch, 1, length) or (batch, length): the same model.
+  one = models.create_classifier('resnet_tiny', 2)
+  v1 = one.init(jax.random.PRNGKey(1), x[:, :1])
+  np.testing.assert_allclose(one.apply(v1, x[:, :1]), one.apply(v1, x[:, 0]),
+                             rtol=1e-6)
+
+
 def test_vae_output_activation():
   key = jax.random.PRNGKey(0)
-  x = jax.random.normal(key, (8, 20)) * 5
+  x = jax.random.normal(key, (8, 1, 20)) * 5
   for activation, check in (('sigmoid', lambda r: (r >= 0).all() and (r <= 1).all()),
                             ('linear', lambda r: (r < 0).any())):
     vae = models.VAE(series_length=20, num_classes=2, latent_dim=4,

@@ -10,6 +10,7 @@ from lstsaug_jax import data
 from lstsaug_jax import metrics
 from lstsaug_jax import models
 from lstsaug_jax import pipeline
+from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
 
 
@@ -18,7 +19,7 @@ def test_wandb_offline_logs_every_stage(tiny_config, monkeypatch):
   monkeypatch.setenv('WANDB_SILENT', 'true')
   tiny_config.wandb = True
   tiny_config.baseline = True
-  results = pipeline.run(tiny_config)
+  results = pipeline.run(tiny_config).results
   offline_runs = [d for d in os.listdir(os.path.join(results['run_dir'],
                                                      'wandb'))
                   if d.startswith('offline-run')]
@@ -45,30 +46,38 @@ def test_results_json_agrees_with_the_saved_predictions(tiny_config):
   tiny_config.baseline = True
   tiny_config.test_augment = True
   tiny_config.num_seeds = 2
-  run_dir = pipeline.run(tiny_config)['run_dir']
+  run = pipeline.run(tiny_config)
+  run_dir = run.results['run_dir']
   with open(os.path.join(run_dir, 'results.json')) as f:
     saved = json.load(f)
   dataset = data.load(tiny_config)
   assert (saved['train_size'], saved['augmented_train_size'],
-          saved['test_size'], saved['seeds']) == (50, 100, 150, [42, 43])
+          saved['test_size'], saved['seeds']) == (30, 60, 90, [42, 43])
   predictions = np.load(os.path.join(run_dir, 'predictions.npz'))
   np.testing.assert_array_equal(predictions['y_true'], dataset.y_test)
   assert list(predictions['class_names']) == list(dataset.class_names)
   for stage in ('baseline', 'augmented'):
     preds = predictions[stage]
-    assert preds.shape == (2, 150)
+    assert preds.shape == (2, 90)
     assert saved[f'{stage}_accuracy_per_seed'] == [
         metrics.accuracy(dataset.y_test, p) for p in preds]
     assert saved[f'{stage}_f1_per_seed'] == [
         metrics.weighted_f1(dataset.y_test, p) for p in preds]
     assert saved[f'{stage}_accuracy'] == pytest.approx(
         np.mean(saved[f'{stage}_accuracy_per_seed']))
+    # The returned trained states give those predictions again.
+    model, states = run.classifiers[stage]
+    np.testing.assert_array_equal(
+        train.predict(model, states, dataset.x_test), preds)
+  x_aug, y_aug = run.augmented
+  assert x_aug.shape == (2, 60, 1, 128) and len(y_aug) == 60
+  np.testing.assert_array_equal(x_aug[1, :30], dataset.x_train)
 
 
 def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
   """Through pipeline.seed_keys, as runs build their keys."""
   rng = np.random.default_rng(0)
-  x = rng.normal(size=(10, 12)).astype(np.float32)
+  x = rng.normal(size=(10, 1, 12)).astype(np.float32)
   y = np.arange(10) % 2
   tiny_config.num_epochs = 3
   tiny_config.batch_size = 4

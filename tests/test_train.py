@@ -16,7 +16,7 @@ def tiny_vae():
 
 def test_vae_loss_terms_against_hand_computation():
   vae = tiny_vae()
-  x = np.random.RandomState(0).randn(4, 6).astype(np.float32)
+  x = np.random.RandomState(0).randn(4, 1, 6).astype(np.float32)
   y = np.array([0, 1, 1, 0])
   mask = np.array([1, 1, 1, 0], np.float32)  # the last row is padding
   key = jax.random.PRNGKey(0)
@@ -101,7 +101,7 @@ def test_epoch_batch_size():
 
 def test_training_is_deterministic_per_seed_and_lowers_the_loss():
   vae = tiny_vae()
-  x = np.random.RandomState(0).randn(20, 6).astype(np.float32)
+  x = np.random.RandomState(0).randn(20, 1, 6).astype(np.float32)
   y = np.arange(20) % 2
   tx = train.create_optimizer(1e-2, train.steps_per_epoch(20, 8))
   def run(*seeds):

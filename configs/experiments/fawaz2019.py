@@ -9,12 +9,11 @@ originals, or originals + synthetic), so both see about ten steps an epoch.
 The VAE keeps the LSTSAUG defaults (configs/default.py).
 """
 
-from configs import default
+from lstsaug_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
-  config.data_dir = '../shared/data'
+  config = defaults.get_config()
   config.num_seeds = 3
   c = config.classifier
   c.arch = 'resnet_wang'
@@ -28,5 +27,4 @@ def get_config():
   c.model_selection = 'min_train_loss'
   config.sweep.augmentations = ((0.1, 1), (0.5, 1))
   config.sweep.results_csv = 'results/experiments/fawaz2019.csv'
-  config.sweep.anchors = '../shared/reference/anchors_dev.csv'
   return config

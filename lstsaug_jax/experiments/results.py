@@ -17,6 +17,8 @@ import os
 import socket
 import time
 
+from absl import logging
+
 from lstsaug_jax import files
 from lstsaug_jax.errors import ResultsError
 
@@ -39,7 +41,8 @@ UNHASHED = frozenset((
     'dataset', 'seed', 'num_seeds', 'noise', 'num_samples', 'sweep',
     'data_dir', 'download', 'download_url', 'download_timeout', 'model_dir',
     'results_dir', 'checkpoint_path', 'baseline', 'test_augment',
-    'use_trained', 'augment_plot', 'plot_neighbours', 'wandb',
+    'use_trained', 'augment_plot', 'export_synthetic', 'plot_neighbours',
+    'wandb',
     'wandb_project', 'eval_every', 'eval_batch_size', 'progress',
     'num_devices', 'distributed', 'coordinator_address', 'num_processes',
     'process_id', 'compilation_cache_dir', 'classifier.conv_impl'))
@@ -262,8 +265,8 @@ def read_rows(path, repair=False):
           'Resume the sweep, which drops it and redoes that run, or delete '
           'the line.')
     cut = content.rfind(b'\n') + 1
-    print(f'{path}: dropping an incomplete last line (an interrupted '
-          'write); its run will be redone.')
+    logging.warning('%s: dropping an incomplete last line (an interrupted '
+                    'write); its run will be redone.', path)
     with open(path, 'r+b') as f:
       f.truncate(cut)
     content = content[:cut]

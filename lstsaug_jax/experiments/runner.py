@@ -10,6 +10,7 @@ import math
 import os
 import time
 
+from absl import logging
 import jax
 import numpy as np
 
@@ -83,7 +84,8 @@ class SeedLogger:
 def vae_for_seeds(config, dataset, seeds, path, logger):
   """Per-seed VAE parameters (seed axis first): restored from `path` when a
   checkpoint for exactly these seeds is there, else trained and saved."""
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes)
+  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
+                          dataset.num_channels)
   meta = checkpoint.vae_metadata(config, dataset, seeds)
   keys = pipeline.seed_keys(seeds)
   if checkpoint.exists(path):
@@ -123,7 +125,7 @@ def run_sweep(config):
     written = summarize.write_summary(
         csv_path, results_lib.outputs(csv_path)['summary'],
         anchors=config.sweep.anchors or None)
-    print(f'Summary: {written["markdown"]}')
+    logging.info('Summary: %s', written['markdown'])
   return csv_path
 
 
@@ -147,10 +149,11 @@ def _run_sweep(config, csv_path):
         todo.setdefault(name, []).append((method, missing))
   total = len(config.sweep.datasets) * len(sweep_methods) * len(seeds)
   remaining = sum(len(m) for units in todo.values() for _, m in units)
-  print(f'Sweep: {len(config.sweep.datasets)} datasets x '
-        f'{len(sweep_methods)} methods x {len(seeds)} seeds = {total} runs; '
-        f'{total - remaining} already in {csv_path}, {remaining} to run '
-        f'(config hash {digest}).')
+  logging.info(
+      'Sweep: %d datasets x %d methods x %d seeds = %d runs; %d already in '
+      '%s, %d to run (config hash %s).', len(config.sweep.datasets),
+      len(sweep_methods), len(seeds), total, total - remaining, csv_path,
+      remaining, digest)
   if remaining:
     table.record_protocol(digest, proto)
   # Every dataset is read before any training, so a missing or malformed
@@ -163,8 +166,8 @@ def _run_sweep(config, csv_path):
                   dynamic_ncols=True)
   for name, units in todo.items():
     dataset, cfg = datasets[name], configs[name]
-    logger = reporting.MetricsLogger(_makedirs(os.path.join(paths['runs'],
-                                                            name)))
+    logger = reporting.MetricsLogger(_makedirs(os.path.join(
+        paths['runs'], data.file_name(name))))
     try:
       vae_seeds = sorted({s for m, missing in units
                           if m.name != results_lib.BASELINE for s in missing})
@@ -172,7 +175,7 @@ def _run_sweep(config, csv_path):
         bar.set_postfix_str(f'{name}: VAE')
         vae, vae_params, vae_time = vae_for_seeds(
             cfg, dataset, vae_seeds,
-            os.path.join(paths['vaes'], digest, f'{name}-seeds-'
+            os.path.join(paths['vaes'], digest, f'{data.file_name(name)}-seeds-'
                          + '-'.join(str(s) for s in vae_seeds)), logger)
       for method, missing in units:
         bar.set_postfix_str(f'{name}: {method.label}')
@@ -187,7 +190,7 @@ def _run_sweep(config, csv_path):
     finally:
       logger.close()
   bar.close()
-  print(f'Results: {csv_path}')
+  logging.info('Results: %s', csv_path)
 
 
 def run_method(config, dataset, method, seeds, logger, vae=None):
@@ -215,7 +218,7 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
       dataset=dataset.name, method=method.name, noise=method.noise,
       num_samples=method.num_samples, seed=seed,
       accuracy=scores['accuracy'][i], weighted_f1=scores['f1'][i],
-      evaluated_on=evaluated_on, train_size=int(x.shape[-2]),
+      evaluated_on=evaluated_on, train_size=int(x.shape[-3]),
       eval_size=int(dataset.x_test.shape[0]), epochs=scores['num_epochs'],
       selected_epoch=scores['selected_epoch'][i],
       model_selection=config.classifier.model_selection,

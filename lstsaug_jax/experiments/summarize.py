@@ -264,7 +264,7 @@ def plot_scatter(path, summary):
   labels = summary['methods']
   complete = summary['complete_datasets']
   per = summary['per_dataset']
-  fig, ax = plotting.plt.subplots(figsize=(5.5, 5.5), dpi=120)
+  fig, ax = plotting.figure(figsize=(5.5, 5.5), dpi=120)
   baseline = [per[d][BASELINE]['mean'] for d in complete]
   values = list(baseline)
   for m in labels:
@@ -287,7 +287,6 @@ def plot_scatter(path, summary):
   ax.legend(loc='lower right', fontsize=7)
   fig.tight_layout()
   fig.savefig(path)
-  plotting.plt.close(fig)
   return path
 
 
@@ -296,7 +295,7 @@ def plot_bars(path, summary):
   datasets = summary['datasets']
   per = summary['per_dataset']
   width = 0.8 / len(labels)
-  fig, ax = plotting.plt.subplots(
+  fig, ax = plotting.figure(
       figsize=(max(6.0, 0.55 * len(datasets) * max(2, len(labels)) / 2), 4),
       dpi=120)
   x = np.arange(len(datasets))
@@ -314,7 +313,6 @@ def plot_bars(path, summary):
   ax.legend(fontsize=7, loc='lower left')
   fig.tight_layout()
   fig.savefig(path)
-  plotting.plt.close(fig)
   return path
 
 

@@ -1,0 +1,296 @@
+"""The Python API, for synthetic series from a user's own arrays:
+
+  import lstsaug_jax as lsa
+  d = lsa.load_dataset('GunPoint')
+  vae = lsa.fit_vae(d.x_train, d.y_train, seed=0)
+  x_new, y_new = lsa.generate(vae, d.x_train, d.y_train, 0, method='latent')
+
+Arrays are (n, length) or (n, channels, length); labels of any type come
+back as they went in. Nothing here changes the process (no JAX flags, no
+matplotlib backend); the command lines set those.
+"""
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from lstsaug_jax import augment
+from lstsaug_jax import checkpoint
+from lstsaug_jax import configuration
+from lstsaug_jax import data
+from lstsaug_jax import defaults
+from lstsaug_jax import diagnostics
+from lstsaug_jax import formats
+from lstsaug_jax import models
+from lstsaug_jax import pipeline
+from lstsaug_jax.errors import ConfigError
+from lstsaug_jax.errors import DataError
+
+
+def load_dataset(name, data_dir='data', **policies):
+  """A dataset by name (archive, your files, 'synthetic:cbf'), cleaned by
+  the data policies of the config (normalisation, missing_values,
+  variable_length, download, validation_fraction, ...).
+
+  Returns a Dataset: x_train, x_test (n, channels, length) float32; y_train,
+  y_test class indices; class_names (the original label of each index).
+  """
+  fields = {f.name for f in dataclasses.fields(data.Options)}
+  unknown = sorted(set(policies) - fields)
+  if unknown:
+    raise ConfigError(f'load_dataset has no policy {", ".join(unknown)}; '
+                      f'the policies are {sorted(fields)}.')
+  options = data.Options(**dict(dict(download=True), **policies))
+  return data.load_dataset(data_dir, name, options)
+
+
+def make_config(config=None, **fields):
+  """The default config with `config` applied: None, a ConfigDict, or a dict
+  of {'field' or 'sub.field': value}; then `fields` the same way."""
+  if isinstance(config, ml_collections.ConfigDict):
+    config = config.copy_and_resolve_references()
+    overrides = {}
+  else:
+    overrides = dict(config or {})
+    config = defaults.get_config()
+  config.lock()  # a misspelt field is an error, not a new field
+  for name, value in {**overrides, **fields}.items():
+    *parents, leaf = name.split('.')
+    target = config
+    try:
+      for p in parents:
+        target = target[p]
+      target[leaf] = value
+    except (KeyError, AttributeError, TypeError) as e:
+      raise ConfigError(f'Cannot set config field {name!r} to {value!r} '
+                        f'({e}); lstsaug_jax/defaults.py lists every field.'
+                        ) from None
+  return config
+
+
+def _series(x, what='x'):
+  """x as float32 (n, channels, length), and whether it came 2-D."""
+  x = np.asarray(x)
+  if np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
+    raise DataError(f'{what} must be real numbers; got dtype {x.dtype}.')
+  if x.ndim not in (2, 3) or x.shape[0] == 0 or x.shape[-1] < 2:
+    raise DataError(f'{what} must be (n, length) or (n, channels, length) '
+                    f'with n >= 1 and length >= 2; got shape {x.shape}.')
+  bad = np.argwhere(~np.isfinite(x))
+  if len(bad):
+    raise DataError(
+        f'{what}[{", ".join(map(str, bad[0]))}] is {x[tuple(bad[0])]}: the '
+        'series must be finite, with no NaN. Fill or drop missing values '
+        'first (lsa.load_dataset interpolates them in files).')
+  two_d = x.ndim == 2
+  return (x[:, None, :] if two_d else x).astype(np.float32), two_d
+
+
+def _labels(y, n, classes=None):
+  """Labels of any type -> (class indices, the classes in order)."""
+  y = np.asarray(y)
+  if y.ndim != 1 or len(y) != n:
+    raise DataError(f'y must be one label per series: shape ({n},); got '
+                    f'{y.shape}.')
+  if y.dtype.kind == 'f' and np.isnan(y).any():
+    raise DataError(f'y[{int(np.flatnonzero(np.isnan(y))[0])}] is NaN: '
+                    'every series needs a label.')
+  if classes is None:
+    classes = np.unique(y)
+  index = {c: i for i, c in enumerate(classes.tolist())}
+  unknown = [v for v in y.tolist() if v not in index]
+  if unknown:
+    raise DataError(f'y holds labels the VAE was not trained with: '
+                    f'{sorted(set(map(str, unknown)))[:10]}; it knows '
+                    f'{classes.tolist()}.')
+  return np.array([index[v] for v in y.tolist()], np.int32), classes
+
+
+@dataclasses.dataclass
+class TrainedVAE:
+  """A trained VAE: the module, one seed's parameters and what it was
+  trained on. `save(path)` writes the command line's Orbax checkpoint;
+  `lsa.load_vae(path)` reads it back."""
+
+  model: models.VAE
+  params: Any
+  classes: np.ndarray  # the label of each class index, as given
+  metadata: dict
+  history: list = dataclasses.field(default_factory=list)  # per epoch
+  quality: dict = dataclasses.field(default_factory=dict)  # on x_train
+
+  @property
+  def num_channels(self):
+    return self.model.num_channels
+
+  @property
+  def series_length(self):
+    return self.model.series_length
+
+  def encode(self, x):
+    """Posterior means and log-variances of x, (n, latent_dim) each."""
+    x, _ = _series(x)
+    return self.model.apply({'params': self.params}, jnp.asarray(x),
+                            method=models.VAE.encode)
+
+  def decode(self, z):
+    """Series (n, channels, length) of latent points z (n, latent_dim)."""
+    return self.model.apply({'params': self.params}, jnp.asarray(z),
+                            method=models.VAE.decode)
+
+  def save(self, path):
+    """Writes the checkpoint (see README "Checkpoints"); returns its path."""
+    meta = dict(self.metadata, class_values=[str(c) for c in self.classes],
+                class_dtype=self.classes.dtype.str)
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a)[None],
+                                    self.params)
+    return checkpoint.save_vae(path, params, meta)
+
+
+def load_vae(path, seed_index=0):
+  """A TrainedVAE from a checkpoint of the API or of the command line (the
+  seed_index-th of its seeds)."""
+  meta = checkpoint.read_metadata(os.path.abspath(path))
+  try:
+    model = models.VAE(
+        series_length=meta['series_length'],
+        num_classes=meta['num_classes'],
+        num_channels=meta.get('num_channels', 1),
+        latent_dim=meta['latent_dim'],
+        hidden_dims=tuple(meta['vae.hidden_dims']),
+        output_activation=meta['vae.output_activation'])
+    seeds = meta['seeds']
+  except KeyError as e:
+    raise checkpoint.CheckpointError(
+        f'The checkpoint at {path} does not record {e}: written by an older '
+        'version. Train the VAE again.') from None
+  if not 0 <= seed_index < len(seeds):
+    raise ConfigError(f'seed_index={seed_index}, but the checkpoint at '
+                      f'{path} holds {len(seeds)} seed(s).')
+  sample = jnp.zeros((1, model.num_channels, model.series_length))
+  abstract = jax.eval_shape(lambda k: jax.vmap(
+      lambda kk: model.init(kk, sample, kk))(k)['params'],
+                            jnp.zeros((len(seeds), 2), jnp.uint32))
+  params, meta = checkpoint.restore_vae(path, meta, abstract)
+  if 'class_values' in meta:
+    classes = np.array(meta['class_values']).astype(meta['class_dtype'])
+  else:
+    classes = np.array(meta['class_names'])
+  return TrainedVAE(model, jax.tree_util.tree_map(lambda a: a[seed_index],
+                                                  params), classes, meta)
+
+
+class _History:
+  def __init__(self):
+    self.records = []
+
+  def log(self, stage, record):
+    self.records.append(dict(stage=stage, **record))
+
+
+def fit_vae(x, y, config=None, seed=0, name='arrays', **fields):
+  """Trains the VAE on (x, y) (the latent classifier head uses y).
+
+  Args:
+    x: (n, length) or (n, channels, length), finite.
+    y: (n,) labels of any type.
+    config: None (lstsaug_jax/defaults.py), a ConfigDict, or a dict of field
+      overrides such as {'num_epochs': 200, 'vae.hidden_dims': (128, 64)};
+      `fields` are more overrides.
+    seed: every random draw of the training derives from it.
+    name: what the checkpoint's metadata calls the data.
+  """
+  config = make_config(config, **fields)
+  config.seed, config.num_seeds, config.dataset = int(seed), 1, name
+  configuration.validate(config)
+  x, _ = _series(x)
+  y_index, classes = _labels(y, len(x))
+  if len(classes) < 2:
+    raise DataError(f'y has one class only ({classes[0]!r}); the VAE\'s '
+                    'latent head needs at least two.')
+  dataset = data.Dataset(config.dataset, x, y_index, x, y_index,
+                         tuple(str(c) for c in classes))
+  model = models.create_vae(config, dataset.series_length,
+                            dataset.num_classes, dataset.num_channels)
+  keys = pipeline.seed_keys([config.seed])
+  history = _History()
+  params = pipeline.train_vae(config, model, x, y_index, keys['vae_init'],
+                              keys['vae_train'], history, seeds=[config.seed])
+  (quality,) = diagnostics.vae_quality(model, params, x, x, y_index)
+  meta = checkpoint.vae_metadata(config, dataset, [config.seed])
+  return TrainedVAE(model, jax.tree_util.tree_map(lambda a: np.asarray(a[0]),
+                                                  params),
+                    classes, meta, history.records, quality)
+
+
+def _key(key_or_seed):
+  if isinstance(key_or_seed, (int, np.integer)):
+    return jax.random.PRNGKey(int(key_or_seed))
+  return jnp.asarray(key_or_seed)
+
+
+def generate(vae, x, y, key_or_seed, method='latent', **settings):
+  """Synthetic series and their labels from (x, y).
+
+  Args:
+    vae: a TrainedVAE (methods that need one: 'latent'), or None.
+    x: (n, length) or (n, channels, length); y: (n,) labels.
+    key_or_seed: a PRNG key or an int; the same one gives the same series.
+    method: a name of augment.METHODS ('latent', 'jitter', 'scaling',
+      'magnitude_warp', 'time_warp', 'window_slice', 'window_warp',
+      'mixup'); settings: its settings (augment.method_settings(name)),
+      e.g. noise=0.1, num_samples=2.
+
+  Returns:
+    (x_synthetic, y_synthetic) as NumPy arrays: x in the shape convention of
+    x, num_samples * n series (draw s of series i at s * n + i); y with the
+    labels' type, or (for mixup) class probabilities (n', C) over
+    `classes` (vae.classes, or the sorted labels of y).
+  """
+  m = augment.make_method(method, **settings)
+  x, two_d = _series(x)
+  if m.needs_vae:
+    if not isinstance(vae, TrainedVAE):
+      raise ConfigError(f'method {method!r} needs a trained VAE '
+                        '(lsa.fit_vae or lsa.load_vae); got '
+                        f'{type(vae).__name__}.')
+    if x.shape[1:] != (vae.num_channels, vae.series_length):
+      raise DataError(
+          f'x has series of shape {x.shape[1:]} (channels, length), but the '
+          f'VAE was trained on ({vae.num_channels}, {vae.series_length}).')
+  classes = vae.classes if isinstance(vae, TrainedVAE) else None
+  y_index, classes = _labels(y, len(x), classes)
+  probs = jax.nn.one_hot(y_index, len(classes))
+  state = m.fit(x, probs, (vae.model, vae.params) if m.needs_vae else None)
+  x_new, p_new = jax.jit(m.sample)(state, _key(key_or_seed), jnp.asarray(x),
+                                   probs)
+  x_new, p_new = np.asarray(x_new), np.asarray(p_new)
+  if two_d:
+    x_new = x_new[:, 0]
+  if not np.all(np.isclose(p_new.max(axis=-1), 1.0)):
+    return x_new, p_new  # soft labels
+  return x_new, classes[p_new.argmax(axis=-1)]
+
+
+def export(directory, x, y, name, split='TRAIN'):
+  """Writes (x, y) in the UCR layout: {directory}/{name}_{split}.tsv (label
+  first, tab separated) for one channel, .ts (the UEA format) for several;
+  returns the path. Readable by this project's loader, aeon, sktime."""
+  x, _ = _series(x)
+  y = np.asarray(y)
+  if y.ndim != 1 or len(y) != len(x):
+    raise DataError(f'y must be one label per series; got shape {y.shape}.')
+  return formats.write_split(directory, data.file_name(name), split, x, y)
+
+
+def run(config=None, **fields):
+  """The command line's pipeline from Python: config as for fit_vae.
+  Returns a pipeline.Run: `.results` (what results.json holds), `.dataset`,
+  `.vae` and `.vae_params`, `.classifiers` ({stage: (model, trained
+  states)}) and `.augmented` (the augmented training set)."""
+  return pipeline.run(make_config(config, **fields))

@@ -1,0 +1,137 @@
+"""The default configuration: the original LSTSAUG script's defaults.
+
+The one default every config starts from (configs/default.py returns it;
+the Python API uses it when given no config). Every field can be overridden
+on the command line, e.g. `--config.num_epochs=50
+--config.classifier.arch=resnet_wang`. The config is locked, so a misspelt
+field is an error rather than silently ignored.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+
+  # Data and outputs.
+  config.data_dir = 'data'  # holds UCRArchive_2018/{dataset}/{dataset}_TRAIN.tsv
+  config.dataset = 'Symbols'
+  # 'series': z-normalise each channel of each series (the UCR convention;
+  # several 2018 datasets are not normalised); 'channel': each channel with
+  # the training set's mean and standard deviation (keeps the differences
+  # in level between series, which carry the class in some multivariate
+  # data, e.g. JapaneseVowels); 'none'.
+  config.normalisation = 'series'
+  # NaN gaps inside a series: 'interpolate' (linearly) or 'error'.
+  config.missing_values = 'interpolate'
+  # Series of unequal length (NaN-padded): 'resample' every series to the
+  # longest training length (the archive's suggestion) or 'error'.
+  config.variable_length = 'resample'
+  # An archive dataset absent from data_dir is fetched from download_url.
+  config.download = True
+  config.download_url = 'https://timeseriesclassification.com/aeon-toolkit'
+  config.download_timeout = 60.0
+  # dataset='synthetic:cbf': Cylinder-Bell-Funnel, generated.
+  config.synthetic_train_size = 30
+  config.synthetic_test_size = 900
+  config.synthetic_seed = 0
+  # > 0: hold out this fraction of the training set (stratified, seeded by
+  # validation_seed) and evaluate on it instead of the test set, which is
+  # then not used. For choosing settings without looking at test accuracy.
+  config.validation_fraction = 0.0
+  config.validation_seed = 0
+  config.model_dir = 'checkpoints'  # trained VAEs (Orbax)
+  config.results_dir = 'results'  # one sub-directory per run
+  # Explicit VAE checkpoint to save to / restore from; empty: a name derived
+  # from the run, under model_dir (see README).
+  config.checkpoint_path = ''
+
+  # Shared training fields (the original's command-line arguments).
+  config.num_epochs = 400
+  config.batch_size = 64
+  # The VAE's Adam learning rate. The original hard-coded 1e-2, at which the
+  # VAE collapses to its prior on GunPoint (see README); 1e-3 does not.
+  config.learning_rate = 1e-3
+  config.seed = 42
+
+  # Latent augmentation.
+  config.latent_dim = 64
+  config.noise = 0.1  # std of the Gaussian added to each latent sample
+  config.num_samples = 1  # synthetic series per training series
+
+  # Stages.
+  config.baseline = False  # train the classifier on the originals only
+  config.test_augment = False  # train the classifier on originals + synthetic
+  config.use_trained = False  # restore the VAE checkpoint instead of training
+  config.augment_plot = False  # save a PNG of a series and its latent neighbours
+  # Write the synthetic training series to {run_dir}/synthetic/ in the UCR
+  # layout ({dataset}_TRAIN.tsv; .ts for multivariate data).
+  config.export_synthetic = False
+  config.plot_neighbours = 5
+  config.wandb = False  # also log to Weights & Biases (`pip install wandb`)
+  config.wandb_project = 'lstsaug_jax'
+
+  # Test-set evaluation during training, every N epochs (0: only at the end).
+  # It is logged only: the reported model is always the final one.
+  config.eval_every = 0
+  config.eval_batch_size = 512
+  config.progress = True  # progress bars
+
+  # Speed and scale.
+  # Independent runs (seeds seed, seed+1, ...) trained in one vmapped
+  # program; results report mean, std and per-seed values.
+  config.num_seeds = 1
+  config.num_devices = 0  # 0: all devices; seeds or batches are sharded
+  # Multi-host: jax.distributed.initialize() before anything else. Empty / 0
+  # / -1 leave a field to JAX's auto-detection (SLURM, Open MPI, TPU pods).
+  config.distributed = False
+  config.coordinator_address = ''
+  config.num_processes = 0
+  config.process_id = -1
+  config.compilation_cache_dir = ''  # persistent XLA cache ('' : off)
+
+  config.vae = ml_collections.ConfigDict()
+  config.vae.hidden_dims = (256, 128, 64)
+  # 'linear' (default) or 'sigmoid' (the original's): a sigmoid cannot produce
+  # the negative values of z-normalised series.
+  config.vae.output_activation = 'linear'
+  config.vae.plateau_factor = 0.1  # reduce-on-plateau on the epoch loss
+  config.vae.plateau_patience = 150
+
+  config.classifier = ml_collections.ConfigDict()
+  config.classifier.arch = 'resnet_lstsaug'  # or 'resnet_wang' (Fawaz et al.)
+  config.classifier.learning_rate = 1e-4
+  # Unset: the same as num_epochs / batch_size.
+  config.classifier.num_epochs = config_dict.placeholder(int)
+  config.classifier.batch_size = config_dict.placeholder(int)
+  # > 0: the batch is min(batch_size, fraction * training series), at least
+  # 1 (Fawaz et al. 2019: 0.1 with batch_size 64). 0: batch_size.
+  config.classifier.max_batch_fraction = 0.0
+  # The reported model: 'final' (last epoch) or 'min_train_loss' (the epoch
+  # with the lowest mean training loss, Fawaz et al.'s rule). Never chosen
+  # by test accuracy.
+  config.classifier.model_selection = 'final'
+  # 1.0 keeps the learning rate constant (the original's classifier).
+  config.classifier.plateau_factor = 1.0
+  config.classifier.plateau_patience = 50
+  config.classifier.min_learning_rate = 0.0
+  # 'auto' (see train.conv_plan), 'matmul' (models.Conv1D) or 'xla'.
+  config.classifier.conv_impl = 'auto'
+
+  # Experiment sweeps (`python -m lstsaug_jax.experiments`): every dataset x
+  # method x seed (seeds seed .. seed+num_seeds-1, trained in one program).
+  config.sweep = ml_collections.ConfigDict()
+  config.sweep.datasets = ('GunPoint',)
+  config.sweep.baseline = True  # the classifier on the originals only
+  # One augmented method per (noise, num_samples) setting.
+  config.sweep.augmentations = ((0.1, 1),)
+  # One row per finished run is appended here; a rerun skips rows present.
+  config.sweep.results_csv = 'results/experiments/sweep.csv'
+  # Write the summary (tables, statistics, plots) beside the CSV at the end.
+  config.sweep.summarize = True
+  # Published accuracies to print beside ours ('' : none), e.g.
+  # ../shared/reference/anchors_dev.csv.
+  config.sweep.anchors = ''
+
+  return config

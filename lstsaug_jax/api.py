@@ -241,16 +241,18 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
     vae: a TrainedVAE (methods that need one: 'latent'), or None.
     x: (n, length) or (n, channels, length); y: (n,) labels.
     key_or_seed: a PRNG key or an int; the same one gives the same series.
-    method: a name of augment.METHODS ('latent', 'jitter', 'scaling',
-      'magnitude_warp', 'time_warp', 'window_slice', 'window_warp',
-      'mixup'); settings: its settings (augment.method_settings(name)),
-      e.g. noise=0.1, num_samples=2.
+    method: a name of augment.METHODS ('latent', 'latent_class', 'jitter',
+      'scaling', 'magnitude_warp', 'time_warp', 'window_slice',
+      'window_warp', 'mixup'); settings: its settings
+      (augment.method_settings(name)), e.g. noise=0.1, num_samples=2.
 
   Returns:
     (x_synthetic, y_synthetic) as NumPy arrays: x in the shape convention of
-    x, num_samples * n series (draw s of series i at s * n + i); y with the
-    labels' type, or (for mixup) class probabilities (n', C) over
-    `classes` (vae.classes, or the sorted labels of y).
+    x, num_samples * n series (draw s of series i at s * n + i;
+    latent_class: about num_samples * n / C per class, less the draws its
+    filter refused); y with the labels' type, or (for mixup) class
+    probabilities (n', C) over `classes` (vae.classes, or the sorted
+    labels of y).
   """
   m = augment.make_method(method, **settings)
   x, two_d = _series(x)
@@ -266,10 +268,13 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
   classes = vae.classes if isinstance(vae, TrainedVAE) else None
   y_index, classes = _labels(y, len(x), classes)
   probs = jax.nn.one_hot(y_index, len(classes))
-  state = m.fit(x, probs, (vae.model, vae.params) if m.needs_vae else None)
-  x_new, p_new = jax.jit(m.sample)(state, _key(key_or_seed), jnp.asarray(x),
-                                   probs)
-  x_new, p_new = np.asarray(x_new), np.asarray(p_new)
+  state = m.fit(jnp.asarray(x), probs,
+                (vae.model, vae.params) if m.needs_vae else None)
+  x_slots, y_slots = m.slots(jnp.asarray(x), probs)
+  x_new, p_new, w_new = jax.jit(m.fixed)(state, _key(key_or_seed), x_slots,
+                                         y_slots)
+  kept = np.asarray(w_new) > 0  # a filter's refusals are left out
+  x_new, p_new = np.asarray(x_new)[kept], np.asarray(p_new)[kept]
   if two_d:
     x_new = x_new[:, 0]
   if not np.all(np.isclose(p_new.max(axis=-1), 1.0)):

@@ -1,9 +1,12 @@
 """Augmentation methods: latent-space neighbours (LSTSAUG), classic
 transforms and mixup, behind one interface and a registry by name."""
 
+import ast
 import dataclasses
 import functools
 import inspect
+import math
+import re
 from typing import Any
 
 import flax
@@ -11,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstsaug_jax import configuration
 from lstsaug_jax import models
 from lstsaug_jax import transforms
 from lstsaug_jax.errors import ConfigError
@@ -39,38 +43,41 @@ def latent_neighbours(model, params, x, key, *, noise, num_samples):
   return jax.vmap(decode_neighbour)(jax.random.split(noise_key, num_samples))
 
 
-def augment_dataset(model, params, x, y, keys, *, noise, num_samples):
-  """Each seed's training set: the originals (each once), then their
-  synthetic neighbours, which keep their source's label.
-
-  Args:
-    params, keys: one VAE and one key per seed (a leading seed axis).
-
-  Returns:
-    x_aug (seeds, n * (1 + num_samples), channels, length), a device array,
-    and
-    y_aug (n * (1 + num_samples),), shared by every seed.
-  """
-  x = jnp.asarray(x)
-  synthetic = jax.vmap(
-      lambda p, k: latent_neighbours(model, p, x, k, noise=noise,
-                                     num_samples=num_samples))(params, keys)
-  seeds = synthetic.shape[0]
-  synthetic = synthetic.reshape((seeds, -1) + x.shape[1:])
-  x_aug = jnp.concatenate(
-      [jnp.broadcast_to(x, (seeds,) + x.shape), synthetic], axis=1)
-  y_aug = np.tile(np.asarray(y), 1 + num_samples)
-  return x_aug, y_aug
-
-
 # --- Methods by name ---------------------------------------------------------
 #
-# One interface for every augmentation (the design note in shared/design):
-# a frozen dataclass of settings with
-#   fit(x, y, vae) -> state        once per training set (a pytree)
-#   sample(state, key, x, y) -> (x_new, y_new)   pure and jittable
+# One interface for every augmentation (the design note in shared/design),
+# a frozen dataclass of its settings with
+#   fit(x, y, vae) -> state              once per training set (a pytree)
+#   sample(state, key, x, y) -> (x', y', w')
+#       one synthetic series per input series: pure and jittable; w' is
+#       each one's acceptance weight (1, or 0 for a sample a filter refused)
+#   slots(x, y) -> (x, y)    host side: what the fixed set is made from
+#   fixed(state, key, x, y) -> (x', y', w')
+#       the fixed synthetic set from those slots (num_samples draws of each
+#       series by default)
 # where x is (n, channels, length) and y are class probabilities (n, C)
-# (one-hot for hard labels, soft for mixup), so one loss serves all.
+# (one-hot for hard labels, soft for mixup), so one loss serves all. The
+# same methods run on a fixed set or inside the compiled epoch (train.Online).
+
+
+class Method:
+  """Defaults shared by the methods."""
+
+  needs_vae = False
+  num_samples = 1
+
+  def fit(self, x, y, vae):
+    del x, y, vae
+    return ()
+
+  def slots(self, x, y):
+    return x, y
+
+  def fixed(self, state, key, x, y):
+    xs, ys, ws = jax.vmap(lambda k: self.sample(state, k, x, y))(
+        jax.random.split(key, self.num_samples))
+    return (xs.reshape((-1,) + x.shape[1:]), ys.reshape((-1, y.shape[-1])),
+            ws.reshape(-1))
 
 
 @flax.struct.dataclass
@@ -82,8 +89,9 @@ class VAEState:
 
 
 @dataclasses.dataclass(frozen=True)
-class Latent:
-  """LSTSAUG: decoded Gaussian neighbours of each series' latent sample."""
+class Latent(Method):
+  """LSTSAUG: decoded Gaussian neighbours z + noise * eps of each series'
+  latent sample z ~ q(z|x)."""
 
   noise: float = 0.1
   num_samples: int = 1
@@ -94,53 +102,163 @@ class Latent:
     return VAEState(params=params, model=model)
 
   def sample(self, state, key, x, y):
-    draws = latent_neighbours(state.model, state.params, x, key,
-                              noise=self.noise, num_samples=self.num_samples)
-    return (draws.reshape((-1,) + x.shape[1:]),
-            jnp.tile(y, (self.num_samples, 1)))
+    (xs,) = latent_neighbours(state.model, state.params, x, key,
+                              noise=self.noise, num_samples=1)
+    return xs, y, jnp.ones(x.shape[:1], x.dtype)
+
+  def fixed(self, state, key, x, y):
+    # One latent sample per series, num_samples noise draws around it.
+    xs = latent_neighbours(state.model, state.params, x, key,
+                           noise=self.noise, num_samples=self.num_samples)
+    return (xs.reshape((-1,) + x.shape[1:]), jnp.tile(y, (self.num_samples, 1)),
+            jnp.ones(xs.shape[0] * xs.shape[1], x.dtype))
+
+
+@flax.struct.dataclass
+class ClassModelState:
+  """Per class, a model of the encoder means of its training series."""
+
+  params: Any
+  means: jax.Array  # (n, latent): each training series' posterior mean
+  scales: jax.Array  # (n, latent): its posterior standard deviation
+  members: jax.Array  # (n, C): one-hot classes of the training series
+  class_means: jax.Array  # (C, latent)
+  class_chol: jax.Array  # (C, latent, latent): Cholesky of the covariance
+  model: models.VAE = flax.struct.field(pytree_node=False)
 
 
 @dataclasses.dataclass(frozen=True)
-class Transform:
-  """A classic transform of lstsaug_jax.transforms, num_samples draws per
-  series."""
+class LatentClass(Method):
+  """Class-conditional latent sampling (the LSTSAUG authors' later method).
 
-  transform: str
-  settings: tuple = ()  # (name, value) pairs, hashable
+  Per class c, a model of its training series' encoder means (`density`):
+  'mixture',
+  one Gaussian per series (mean mu_i, variance alpha * sigma_i^2), or
+  'gaussian', one Gaussian (the class mean, covariance + 1e-4 I, times
+  alpha). A draw is kept only if its own class's log density beats every
+  other class's by `margin` nats; each kept slot takes the first of
+  `candidates` draws that passes, and a slot with none is given weight 0.
+  The fixed set holds about num_samples * n / C draws per class
+  (class-balanced); with top_up, small classes get more, up to the largest
+  class's size.
+  """
+
+  alpha: float = 1.5
+  margin: float = 0.0
+  density: str = 'mixture'
+  candidates: int = 4
   num_samples: int = 1
-  needs_vae = False
+  top_up: bool = False
+  needs_vae = True
 
   def fit(self, x, y, vae):
-    del x, y, vae
-    return ()
+    model, params = vae
+    mean, logvar = model.apply({'params': params}, x,
+                               method=models.VAE.encode)
+    members = (y == y.max(axis=-1, keepdims=True)).astype(mean.dtype)
+    count = jnp.maximum(members.sum(axis=0), 1.0)
+    class_means = (members.T @ mean) / count[:, None]
+    centred = mean[None] - class_means[:, None]  # (C, n, latent)
+    cov = jnp.einsum('cnd,cne,nc->cde', centred, centred, members)
+    cov = cov / count[:, None, None] + 1e-4 * jnp.eye(mean.shape[-1])
+    return ClassModelState(
+        params=params, means=mean, scales=jnp.exp(0.5 * logvar),
+        members=members, class_means=class_means,
+        class_chol=jnp.linalg.cholesky(self.alpha * cov), model=model)
+
+  def log_density(self, state, z):
+    """(m, C): log p_c(z) of each point under each class's model."""
+    if self.density == 'gaussian':
+      diff = z[:, None] - state.class_means[None]  # (m, C, latent)
+      solved = jax.vmap(
+          lambda l, d: jax.scipy.linalg.solve_triangular(l, d.T, lower=True),
+          in_axes=(0, 1))(state.class_chol, diff)  # (C, latent, m)
+      log_det = jnp.sum(jnp.log(jnp.diagonal(state.class_chol, axis1=1,
+                                             axis2=2)), axis=-1)
+      return (-0.5 * jnp.sum(solved ** 2, axis=1) - log_det[:, None]).T
+    var = self.alpha * state.scales ** 2  # (n, latent)
+    comp = -0.5 * jnp.sum((z[:, None] - state.means[None]) ** 2 / var[None]
+                          + jnp.log(var)[None], axis=-1)  # (m, n)
+    log_members = jnp.where(state.members > 0, 0.0, -jnp.inf)  # (n, C)
+    return (jax.scipy.special.logsumexp(comp[:, :, None] + log_members[None],
+                                        axis=1)
+            - jnp.log(state.members.sum(axis=0))[None])
+
+  def draw(self, state, key, classes):
+    """(m, latent): one draw from the model of each of `classes`."""
+    pick_key, noise_key = jax.random.split(key)
+    eps = jax.random.normal(noise_key, classes.shape + state.means.shape[-1:])
+    if self.density == 'gaussian':
+      return (state.class_means[classes]
+              + jnp.einsum('mde,me->md', state.class_chol[classes], eps))
+    logits = jnp.where(state.members[:, classes].T > 0, 0.0, -jnp.inf)
+    series = jax.random.categorical(pick_key, logits)  # (m,)
+    return (state.means[series]
+            + jnp.sqrt(self.alpha) * state.scales[series] * eps)
+
+  def sample(self, state, key, x, y):
+    classes = jnp.argmax(y, axis=-1)
+    keys = jax.random.split(key, self.candidates)
+    z = jax.vmap(lambda k: self.draw(state, k, classes))(keys)  # (K, m, d)
+    logp = jax.vmap(lambda zz: self.log_density(state, zz))(z)  # (K, m, C)
+    own = jnp.take_along_axis(logp, classes[None, :, None], axis=-1)[..., 0]
+    others = jnp.where(jax.nn.one_hot(classes, logp.shape[-1])[None] > 0,
+                       -jnp.inf, logp).max(axis=-1)
+    passed = own - others > self.margin  # (K, m)
+    first = jnp.argmax(passed, axis=0)  # the first that passes
+    chosen = jnp.take_along_axis(z, first[None, :, None], axis=0)[0]
+    xs = state.model.apply({'params': state.params}, chosen,
+                           method=models.VAE.decode)
+    return (xs.astype(x.dtype), jax.nn.one_hot(classes, y.shape[-1],
+                                               dtype=y.dtype),
+            passed.any(axis=0).astype(x.dtype))
+
+  def targets(self, y):
+    """The class of each slot of the fixed set (host side, static sizes)."""
+    y = np.asarray(y)
+    counts = np.bincount(y.argmax(-1), minlength=y.shape[-1])
+    per_class = np.full(y.shape[-1], int(round(self.num_samples * len(y)
+                                               / y.shape[-1])))
+    if self.top_up:
+      per_class += counts.max() - counts
+    return np.repeat(np.arange(y.shape[-1]), per_class)
+
+  def slots(self, x, y):
+    classes = self.targets(y)
+    return (jnp.zeros((len(classes),) + x.shape[1:], x.dtype),
+            jax.nn.one_hot(classes, y.shape[-1], dtype=y.dtype))
+
+  def fixed(self, state, key, x, y):
+    return self.sample(state, key, x, y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Transform(Method):
+  """A classic transform of lstsaug_jax.transforms."""
+
+  transform: str = 'jitter'
+  settings: tuple = ()  # (name, value) pairs, hashable
+  num_samples: int = 1
 
   def sample(self, state, key, x, y):
     del state
     fn = transforms.TRANSFORMS[self.transform]
-    draws = jax.vmap(lambda k: fn(k, x, **dict(self.settings)))(
-        jax.random.split(key, self.num_samples))
-    return (draws.reshape((-1,) + x.shape[1:]),
-            jnp.tile(y, (self.num_samples, 1)))
+    return (fn(key, x, **dict(self.settings)), y,
+            jnp.ones(x.shape[:1], x.dtype))
 
 
 @dataclasses.dataclass(frozen=True)
-class Mixup:
+class Mixup(Method):
   """Zhang et al. (2018): convex combinations of pairs of series and of
   their labels (soft labels)."""
 
   alpha: float = 0.2
   num_samples: int = 1
-  needs_vae = False
-
-  def fit(self, x, y, vae):
-    del x, y, vae
-    return ()
 
   def sample(self, state, key, x, y):
     del state
-    xs, ys = jax.vmap(lambda k: transforms.mixup(k, x, y, self.alpha))(
-        jax.random.split(key, self.num_samples))
-    return xs.reshape((-1,) + x.shape[1:]), ys.reshape((-1, y.shape[-1]))
+    xs, ys = transforms.mixup(key, x, y, self.alpha)
+    return xs, ys, jnp.ones(x.shape[:1], x.dtype)
 
 
 def _transform_method(name):
@@ -151,8 +269,14 @@ def _transform_method(name):
 
 
 # name -> a constructor taking the method's settings as keywords.
-METHODS = {'latent': Latent, 'mixup': Mixup,
+METHODS = {'latent': Latent, 'latent_class': LatentClass, 'mixup': Mixup,
            **{name: _transform_method(name) for name in transforms.TRANSFORMS}}
+# Settings every method takes in a sweep or `augment.method` spec: where it
+# runs ('fixed': a synthetic set made once, trained on with the originals;
+# 'online': fresh synthetic series in every batch, inside the compiled
+# epoch), the share of each batch made synthetic online, and the loss
+# weight of synthetic series.
+TRAINING_SETTINGS = dict(mode='fixed', share=0.5, weight=1.0)
 
 
 def method_settings(name):
@@ -177,3 +301,139 @@ def make_method(name, **settings):
                       f'{", ".join(map(repr, unknown))}; its settings are '
                       f'{known}.')
   return METHODS[name](**settings)
+
+
+def fixed_sets(method, states, keys, x, y):
+  """Each seed's training set: the originals (each once, weight 1), then the
+  method's fixed synthetic set (states and keys: one per seed).
+
+  Returns (x (seeds, N, channels, length), y (seeds, N, C), w (seeds, N)).
+  """
+  x, y = jnp.asarray(x), jnp.asarray(y)
+  x_slots, y_slots = method.slots(x, y)
+  xs, ys, ws = jax.jit(jax.vmap(
+      lambda s, k: method.fixed(s, k, x_slots, y_slots)))(states, keys)
+  seeds = xs.shape[0]
+  tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
+  return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
+          jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
+          jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws], axis=1))
+
+
+# --- Specs: a method, its settings and how it trains, as one string ----------
+
+# Settings that must be whole numbers >= 1, fractions in (0, 1], or one of
+# a few words; every other number must be finite and >= 0.
+_COUNTS = ('num_samples', 'candidates', 'knots')
+_FRACTIONS = ('share', 'reduce_ratio', 'window_ratio')
+_CHOICES = dict(mode=('fixed', 'online'), density=('mixture', 'gaussian'))
+
+
+def _value(text):
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text.strip().strip('\'"')
+
+
+def parse_spec(spec):
+  """'name' or 'name(key=value, ...)' -> (name, {key: value})."""
+  m = re.fullmatch(r'\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*', str(spec), re.S)
+  if not m:
+    raise ConfigError(f'{spec!r} is not a method spec: write a name, or '
+                      'name(key=value, ...), e.g. "latent(noise=0.5)".')
+  settings = {}
+  for part in configuration.split_top_level(m.group(2) or ''):
+    key, eq, value = part.partition('=')
+    if not eq or not key.strip().isidentifier():
+      raise ConfigError(f'{spec!r}: {part!r} is not key=value.')
+    settings[key.strip()] = _value(value)
+  return m.group(1), settings
+
+
+def _check_setting(spec, key, value):
+  def bad(requirement):
+    return ConfigError(f'{spec!r}: {key}={value!r} must be {requirement}.')
+  if key in _CHOICES:
+    if value not in _CHOICES[key]:
+      raise bad(f'one of {list(_CHOICES[key])}')
+  elif key in _COUNTS:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise bad('a whole number >= 1')
+  elif isinstance(value, bool) or isinstance(value, str):
+    return
+  elif isinstance(value, (tuple, list)):
+    for v in value:
+      _check_setting(spec, key, v)
+  elif not isinstance(value, (int, float)) or not math.isfinite(value) or (
+      value < 0):
+    raise bad('a finite number >= 0')
+  elif key in _FRACTIONS and not 0 < value <= 1:
+    raise bad('in (0, 1]')
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+  """A method with its settings and how it trains."""
+
+  name: str
+  method: Any
+  settings: tuple  # every setting, defaults included: ((key, value), ...)
+  mode: str = 'fixed'
+  share: float = 0.5
+  weight: float = 1.0
+
+  @property
+  def online(self):
+    return self.mode == 'online'
+
+  @property
+  def needs_vae(self):
+    return self.method.needs_vae
+
+  @property
+  def key(self):
+    """Every setting, for the results CSV: 'k=v;k=v' sorted."""
+    return ';'.join(f'{k}={v!r}' for k, v in self.settings)
+
+  @property
+  def label(self):
+    """The name and the settings that differ from the defaults."""
+    defaults = dict(method_settings(self.name), **TRAINING_SETTINGS)
+    changed = [f'{k}={v!r}' if isinstance(v, str) else f'{k}={v:g}'
+               if isinstance(v, float) else f'{k}={v}'
+               for k, v in self.settings if defaults.get(k) != v]
+    return self.name + (f'({", ".join(changed)})' if changed else '')
+
+
+def make_augmentation(spec, defaults=None):
+  """An Augmentation from a spec ('window_warp', 'latent(noise=0.5,
+  mode=online, share=0.25)'); `defaults` override the method's own (the
+  single run's config.noise and config.num_samples for 'latent')."""
+  name, given = parse_spec(spec)
+  if name not in METHODS:
+    raise ConfigError(f'Unknown augmentation method {name!r} in {spec!r}; '
+                      f'choose one of {sorted(METHODS)}.')
+  known = dict(method_settings(name), **TRAINING_SETTINGS)
+  unknown = sorted(set(given) - set(known))
+  if unknown:
+    raise ConfigError(f'{spec!r}: method {name!r} has no setting '
+                      f'{", ".join(map(repr, unknown))}; its settings and '
+                      f'defaults are {known}.')
+  settings = dict(known, **(defaults or {}), **given)
+  for key, value in list(settings.items()):
+    default = known[key]
+    if isinstance(default, float) and isinstance(value, int) and not (
+        isinstance(value, bool)):
+      value = settings[key] = float(value)  # one spelling per setting
+    if isinstance(default, (int, float)) and not isinstance(default, bool) \
+        and not isinstance(value, (int, float)) or (
+            isinstance(default, bool) != isinstance(value, bool)):
+      raise ConfigError(f'{spec!r}: {key}={value!r} must be of the type of '
+                        f'its default, {default!r}.')
+    _check_setting(spec, key, value)
+  training = {k: settings[k] for k in TRAINING_SETTINGS}
+  method = make_method(name, **{k: v for k, v in settings.items()
+                                if k not in TRAINING_SETTINGS})
+  return Augmentation(name, method, tuple(sorted(settings.items())),
+                      **training)

@@ -48,6 +48,13 @@ _MATMUL_N = flags.DEFINE_integer('matmul_n', 0,
 _CONV_IMPL = flags.DEFINE_enum('conv_impl', 'auto', ['auto', 'matmul', 'xla'],
                                'ResNet convolutions (config.classifier.'
                                'conv_impl).')
+_ONLINE = flags.DEFINE_list(
+    'online', ['window_warp', 'latent', 'latent_class'],
+    'Methods timed on the fly (an epoch with fresh synthetic series in '
+    'every batch) against the same epoch without them; empty: skip.')
+_ONLINE_SHAPES = flags.DEFINE_list(
+    'online_shapes', ['50x150/8', '300x150/64'],
+    'Training sets of the on-the-fly table, as NxLENGTH/BATCH.')
 _JSON = flags.DEFINE_string('json', None, 'Write every figure here.')
 
 
@@ -143,6 +150,80 @@ def step_table(peak):
   return rows
 
 
+def online_epoch(method_name, n, length, batch, num_seeds=3,
+                 arch='resnet_wang'):
+  """A compiled classifier epoch over n series (seeds vmapped, as a sweep
+  trains them), with `method_name` on the fly (share 0.5), or without
+  augmentation when None. The VAE of latent methods has random weights:
+  its cost does not depend on their values."""
+  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
+  num_classes = 2
+  x = jax.random.normal(jax.random.PRNGKey(0), (n, 1, length))
+  labels = jnp.arange(n) % num_classes
+  y = jax.nn.one_hot(labels, num_classes)
+  keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
+  steps = n // batch
+  conv_impl, unroll = train.conv_plan('auto', steps)
+  model = models.create_classifier(arch, num_classes, conv_impl)
+  tx = train.create_optimizer(1e-3, steps + (n % batch > 0))
+  states = train.init_states(model, tx, keys, lambda k: (x[:1],))
+  online, aug_states = None, None
+  if method_name:
+    aug = augment.make_augmentation(f'{method_name}(mode=online)')
+    vae = models.VAE(series_length=length, num_classes=num_classes)
+    vae_params = jax.vmap(lambda k: vae.init(k, x[:1], k)['params'])(keys)
+    method = aug.method
+    if method.needs_vae:
+      aug_states = jax.vmap(lambda p: method.fit(x, y, (vae, p)))(vae_params)
+    else:
+      aug_states = jax.tree_util.tree_map(
+          lambda a: jnp.stack([a] * num_seeds), method.fit(x, y, None))
+    online = train.Online(method, aug.share, aug.weight)
+  epoch = train.make_epoch_fn(train.classifier_train_step, model, tx, batch,
+                              unroll=unroll, online=online)
+  box = [states, 0]
+  start = time.perf_counter()
+  box[0], metrics = epoch(box[0], x, y, keys, 0, None, aug_states)
+  jax.block_until_ready(metrics)
+  compile_s = time.perf_counter() - start
+
+  def run():
+    box[1] += 1
+    box[0], metrics = epoch(box[0], x, y, keys, box[1], None, aug_states)
+    return metrics
+  run()
+  return run, compile_s
+
+
+def online_table():
+  """Per-epoch time with on-the-fly augmentation over the same epoch
+  without it, measured in one run."""
+  rows = []
+  for shape in _ONLINE_SHAPES.value:
+    sizes, batch = shape.split('/')
+    n, length = (int(v) for v in sizes.split('x'))
+    batch = int(batch)
+    base_run, _ = online_epoch(None, n, length, batch)
+    methods = [None] + list(_ONLINE.value)
+    runs = {m: (base_run if m is None else online_epoch(m, n, length,
+                                                        batch)[0])
+            for m in methods}
+    # Interleaved repeats, so drift in the machine's load hits all alike.
+    times = {m: [] for m in methods}
+    for _ in range(_REPEATS.value):
+      for m in methods:
+        times[m].append(median_time(runs[m], 1))
+    base = float(np.median(times[None]))
+    for m in methods[1:]:
+      t = float(np.median(times[m]))
+      rows.append(dict(method=m, n=n, length=length, batch=batch,
+                       epoch_s=t, baseline_epoch_s=base, ratio=t / base))
+      print(f'on the fly {m:<13} n={n:<4} L={length:<4} batch {batch:<3}: '
+            f'epoch {t * 1e3:8.1f} ms vs {base * 1e3:8.1f} ms without '
+            f'(x{t / base:.3f})', flush=True)
+  return rows
+
+
 def seeds_table():
   rows = []
   for k in (int(s) for s in _SEEDS.value):
@@ -221,6 +302,7 @@ def main(argv):
         'reference)', flush=True)
   report['steps'] = step_table(peak)
   report['seeds'] = seeds_table() if _SEEDS.value else []
+  report['online'] = online_table() if _ONLINE.value else []
   report['end_to_end'] = [end_to_end(int(k)) for k in _E2E.value]
   report['peak_rss_mb'] = resource.getrusage(
       resource.RUSAGE_SELF).ru_maxrss / 1024

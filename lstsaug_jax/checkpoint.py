@@ -45,7 +45,7 @@ VAE_FIELDS = ('dataset', 'normalisation', 'missing_values', 'variable_length',
               'validation_fraction', 'num_epochs', 'batch_size',
               'learning_rate', 'latent_dim', 'vae.hidden_dims',
               'vae.output_activation', 'vae.plateau_factor',
-              'vae.plateau_patience')
+              'vae.plateau_patience', 'vae.beta', 'vae.contrastive_weight')
 # Fields that matter only in some runs.
 VALIDATION_FIELDS = ('validation_seed',)  # with validation_fraction > 0
 SYNTHETIC_FIELDS = ('synthetic_train_size', 'synthetic_seed')  # synthetic:

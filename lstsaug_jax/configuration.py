@@ -140,11 +140,17 @@ RULES = {
     'vae.output_activation': one_of(sorted(models.OUTPUT_ACTIVATIONS)),
     'vae.plateau_factor': number(0, 1, low_open=True),
     'vae.plateau_patience': integer(1),
+    'vae.beta': number(0),
+    'vae.contrastive_weight': number(0),
     'classifier.arch': one_of(sorted(models.CLASSIFIERS)),
     'classifier.learning_rate': number(0, low_open=True),
     'classifier.num_epochs': optional(integer(1)),
     'classifier.batch_size': optional(integer(1)),
     'classifier.max_batch_fraction': number(0, 1),
+    'classifier.min_batch_size': integer(1),
+    'classifier.min_steps': integer(0),
+    'classifier.budget': one_of(('epochs', 'steps')),
+    'augment.method': non_empty_text(),
     'classifier.model_selection': one_of(train.MODEL_SELECTIONS),
     'classifier.plateau_factor': number(0, 1, low_open=True),
     'classifier.plateau_patience': integer(1),
@@ -172,6 +178,11 @@ def problems(config, rules=None):
   for field, value in flat.items():
     if field not in checked and non_finite_floats(value):
       found.append(f'{field}={value!r} must be finite')
+  if isinstance(flat.get('augment.method'), str):
+    try:
+      parse_method(config.augment.method)
+    except ConfigError as e:
+      found.append(f'augment.method: {e}')
   c = config.classifier
   if (_is_number(c.min_learning_rate) and _is_number(c.learning_rate)
       and c.min_learning_rate > c.learning_rate):
@@ -179,6 +190,18 @@ def problems(config, rules=None):
                  'must not exceed classifier.learning_rate='
                  f'{c.learning_rate!r}')
   return found
+
+
+def parse_method(spec, latent_defaults=None):
+  """A method spec -> an augment.Augmentation, or an auto.Auto for 'auto'."""
+  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax import augment
+  from lstsaug_jax import auto
+  name, _ = augment.parse_spec(spec)
+  if name == 'auto':
+    return auto.parse(spec)
+  return augment.make_augmentation(
+      spec, latent_defaults if name == 'latent' else None)
 
 
 def validate(config):
@@ -189,16 +212,33 @@ def validate(config):
                       'fields (e.g. --config.FIELD=VALUE) and run again.')
 
 
+def split_top_level(text):
+  """'a, b(c=1, d=2)' -> ['a', 'b(c=1, d=2)']: commas outside brackets."""
+  parts, depth, current = [], 0, ''
+  for ch in text:
+    depth += ch in '(['
+    depth -= ch in ')]'
+    if ch == ',' and depth == 0:
+      parts.append(current)
+      current = ''
+    else:
+      current += ch
+  parts.append(current)
+  return [p.strip() for p in parts if p.strip()]
+
+
 def normalise(config):
   """Accepts the forms of tuple overrides that users write: a tuple of
   strings given as `--config.sweep.datasets=GunPoint,Coffee` arrives as
-  ('GunPoint,Coffee',) and is split at the commas. Returns config."""
+  ('GunPoint,Coffee',) and is split at the commas outside brackets (so
+  `--config.sweep.augmentations=latent,latent_class(alpha=2, margin=1)`
+  is two methods). Returns config."""
   for field, value in flatten(config).items():
     if (isinstance(value, tuple) and value
         and all(isinstance(v, str) for v in value)
-        and any(',' in v for v in value)):
-      parts = tuple(p.strip().strip('\'"') for v in value
-                    for p in v.strip('()').split(',') if p.strip())
+        and any(len(split_top_level(v)) > 1 for v in value)):
+      parts = tuple(p.strip('\'"') for v in value
+                    for p in split_top_level(v))
       *parents, leaf = field.split('.')
       target = config
       for p in parents:

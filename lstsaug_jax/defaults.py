@@ -65,6 +65,12 @@ def get_config():
   config.test_augment = False  # train the classifier on originals + synthetic
   config.use_trained = False  # restore the VAE checkpoint instead of training
   config.augment_plot = False  # save a PNG of a series and its latent neighbours
+  # The augmentation of test_augment, as a spec: a method name and its
+  # settings, e.g. 'window_warp', 'latent_class(alpha=1.5, margin=1)',
+  # 'latent(mode=online, share=0.5, weight=1)' (README "Augmentation
+  # methods"). 'latent' takes noise and num_samples from the fields above.
+  config.augment = ml_collections.ConfigDict()
+  config.augment.method = 'latent'
   # Write the synthetic training series to {run_dir}/synthetic/ in the UCR
   # layout ({dataset}_TRAIN.tsv; .ts for multivariate data).
   config.export_synthetic = False
@@ -98,6 +104,13 @@ def get_config():
   config.vae.output_activation = 'linear'
   config.vae.plateau_factor = 0.1  # reduce-on-plateau on the epoch loss
   config.vae.plateau_patience = 150
+  # The weight of the KL term (beta-VAE; 1: the ELBO). Below 1 the decoder
+  # reconstructs more closely and the posteriors tighten.
+  config.vae.beta = 1.0
+  # > 0: a contrastive term on the encoder means (same class: squared
+  # distance; different classes: relu(1 - distance)^2), so classes are
+  # compact in latent space (for latent_class).
+  config.vae.contrastive_weight = 0.0
 
   config.classifier = ml_collections.ConfigDict()
   config.classifier.arch = 'resnet_lstsaug'  # or 'resnet_wang' (Fawaz et al.)
@@ -108,6 +121,17 @@ def get_config():
   # > 0: the batch is min(batch_size, fraction * training series), at least
   # 1 (Fawaz et al. 2019: 0.1 with batch_size 64). 0: batch_size.
   config.classifier.max_batch_fraction = 0.0
+  # A floor under the batch size: min(n, max(min_batch_size, the rule
+  # above)). Fawaz et al.'s rule trains sets of 17-20 series at batch 1-2.
+  config.classifier.min_batch_size = 1
+  # At least this many gradient steps (more epochs for small sets).
+  config.classifier.min_steps = 0
+  # How augmented runs are budgeted against the baseline: 'epochs' (the
+  # original: the same epochs over a larger set, so more steps, and the
+  # batch rule applied to the set trained on) or 'steps' (the batch size of
+  # the original training set and the baseline's number of gradient steps,
+  # so a comparison differs in the data alone).
+  config.classifier.budget = 'epochs'
   # The reported model: 'final' (last epoch) or 'min_train_loss' (the epoch
   # with the lowest mean training loss, Fawaz et al.'s rule). Never chosen
   # by test accuracy.
@@ -124,8 +148,8 @@ def get_config():
   config.sweep = ml_collections.ConfigDict()
   config.sweep.datasets = ('GunPoint',)
   config.sweep.baseline = True  # the classifier on the originals only
-  # One augmented method per (noise, num_samples) setting.
-  config.sweep.augmentations = ((0.1, 1),)
+  # The augmented methods, as specs (see augment.method; 'auto(...)' too).
+  config.sweep.augmentations = ('latent',)
   # One row per finished run is appended here; a rerun skips rows present.
   config.sweep.results_csv = 'results/experiments/sweep.csv'
   # Write the summary (tables, statistics, plots) beside the CSV at the end.

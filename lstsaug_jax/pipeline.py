@@ -1,6 +1,7 @@
 """The LSTSAUG pipeline: VAE, latent augmentation, baseline vs augmented."""
 
 import dataclasses
+import functools
 import io
 import os
 import resource
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstsaug_jax import augment
+from lstsaug_jax import auto as auto_lib
 from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
 from lstsaug_jax import data
@@ -34,16 +36,48 @@ KEYS = ('vae_init', 'vae_train', 'augment', 'plot', 'classifier_init',
         'baseline_train', 'augmented_train')
 
 
-def classifier_settings(config, num_train=None):
-  """(epochs, batch size) of the classifiers; with max_batch_fraction, the
-  batch size depends on the number of training series."""
+@dataclasses.dataclass(frozen=True)
+class ClassifierPlan:
+  """How a classifier trains: batch size, epochs, gradient steps, and the
+  steps over which the plateau rule averages its loss."""
+
+  batch_size: int
+  num_epochs: int
+  steps: int  # gradient steps in all
+  plateau_steps: int
+
+
+def classifier_plan(config, num_original, num_train=None, multiple=1):
+  """The ClassifierPlan for a set of num_train series (num_original: the
+  training set before augmentation; multiple: the data-parallel device
+  count the batch is rounded up to).
+
+  The batch is min(n, max(min_batch_size, min(batch_size, fraction * n)))
+  with n the series trained on (budget='epochs') or the original ones
+  (budget='steps'). The reference, the original set at that batch, takes
+  num_epochs epochs and at least min_steps steps; with budget='steps' every
+  set takes as many epochs as give the reference's steps, and the plateau
+  rule sees the reference's epoch length, so a comparison differs in its
+  data alone.
+  """
   c = config.classifier
-  num_epochs = c.num_epochs if c.num_epochs is not None else config.num_epochs
-  batch_size = c.batch_size if c.batch_size is not None else config.batch_size
-  if c.max_batch_fraction and num_train is not None:
-    batch_size = max(1, min(batch_size,
-                            int(c.max_batch_fraction * num_train)))
-  return num_epochs, batch_size
+  num_train = num_original if num_train is None else num_train
+  epochs = c.num_epochs if c.num_epochs is not None else config.num_epochs
+  batch = c.batch_size if c.batch_size is not None else config.batch_size
+  n = num_original if c.budget == 'steps' else num_train
+  if c.max_batch_fraction:
+    batch = max(1, min(batch, int(c.max_batch_fraction * n)))
+  batch = min(n, max(c.min_batch_size, batch))
+  batch = train.epoch_batch_size(batch, multiple)
+  own = train.steps_per_epoch(num_train, batch)
+  if c.budget == 'steps':
+    reference = train.steps_per_epoch(num_original, batch)
+    total = max(epochs * reference, c.min_steps)
+    total = -(-total // reference) * reference  # whole reference epochs
+    epochs = -(-total // own)
+    return ClassifierPlan(batch, epochs, epochs * own, reference)
+  epochs = max(epochs, -(-c.min_steps // own))
+  return ClassifierPlan(batch, epochs, epochs * own, own)
 
 
 def run_seeds(config):
@@ -79,7 +113,10 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
   sample = jnp.asarray(x[:1])
   states = placement.per_seed(
       train.init_states(model, tx, init_keys, lambda k: (sample, k)))
-  epoch_fn = train.make_epoch_fn(train.vae_train_step, model, tx, batch_size,
+  step = functools.partial(train.vae_train_step,
+                           beta=config.vae.beta,
+                           contrastive_weight=config.vae.contrastive_weight)
+  epoch_fn = train.make_epoch_fn(step, model, tx, batch_size,
                                  batch_sharding=placement.batch_sharding)
   states, _ = train.fit(epoch_fn, states, *placement.shared((x, y)),
                         placement.per_seed(train_keys), config.num_epochs,
@@ -90,9 +127,12 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
 
 
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
-                     stage, placement=parallel.Placement(), seeds=None):
-  """Trains one classifier per seed on (x, y) (x with a leading seed axis
-  if x.ndim == 4).
+                     stage, placement=parallel.Placement(), seeds=None,
+                     w=None, online=None, aug_states=None):
+  """Trains one classifier per seed on (x, y) with loss weights w (x, y, w
+  with a leading seed axis if x.ndim == 4; y class indices or
+  probabilities); with `online` (a train.Online), synthetic series are made
+  in every batch from aug_states (seed axis first).
 
   Returns:
     a dict: per seed, `accuracy` and `f1` on the test set of the model
@@ -101,15 +141,16 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
     `model` and its trained `states` (seed axis first).
   """
   n = x.shape[-3]
-  num_epochs, batch_size = classifier_settings(config, n)
-  batch_size = train.epoch_batch_size(batch_size, placement.batch_multiple)
+  plan = classifier_plan(config, dataset.x_train.shape[0], n,
+                         placement.batch_multiple)
+  batch_size, num_epochs = plan.batch_size, plan.num_epochs
   c = config.classifier
-  steps = train.steps_per_epoch(n, batch_size)
   conv_impl, unroll = train.conv_plan(
       c.conv_impl, n // batch_size, seeds_sharded=placement.mode == 'seeds')
   model = models.create_classifier(c.arch, dataset.num_classes, conv_impl)
-  tx = train.create_optimizer(c.learning_rate, steps, c.plateau_factor,
-                              c.plateau_patience, c.min_learning_rate)
+  tx = train.create_optimizer(c.learning_rate, plan.plateau_steps,
+                              c.plateau_factor, c.plateau_patience,
+                              c.min_learning_rate)
   per_seed_x = x.ndim == 4
   sample = jnp.asarray(x[0, :1] if per_seed_x else x[:1])
   states = placement.per_seed(
@@ -117,8 +158,10 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
   epoch_fn = train.make_epoch_fn(train.classifier_train_step, model, tx,
                                  batch_size, per_seed_x=per_seed_x,
                                  batch_sharding=placement.batch_sharding,
-                                 unroll=unroll)
-  x = placement.per_seed(x) if per_seed_x else placement.shared(x)
+                                 unroll=unroll, online=online)
+  put = placement.per_seed if per_seed_x else placement.shared
+  x, y = put(x), put(y)
+  w = None if w is None else put(w)
   x_test = placement.shared(jnp.asarray(dataset.x_test))
 
   def evaluate(states):
@@ -128,19 +171,20 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
         [metrics.accuracy(dataset.y_test, p) for p in preds]))
 
   states, selected = train.fit(
-      epoch_fn, states, x, placement.shared(y),
-      placement.per_seed(train_keys), num_epochs, desc=stage,
-      learning_rate=c.learning_rate, on_epoch=lambda r: logger.log(stage, r),
-      evaluate=evaluate, eval_every=config.eval_every,
-      progress=config.progress, model_selection=c.model_selection,
-      seeds=seeds)
+      epoch_fn, states, x, y, placement.per_seed(train_keys), num_epochs,
+      desc=stage, learning_rate=c.learning_rate,
+      on_epoch=lambda r: logger.log(stage, r), evaluate=evaluate,
+      eval_every=config.eval_every, progress=config.progress,
+      model_selection=c.model_selection, seeds=seeds, w=w,
+      aug_states=None if aug_states is None else placement.per_seed(
+          aug_states), num_examples=n)
   preds = train.predict(model, states, x_test, config.eval_batch_size,
                         desc=stage)
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
               f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
               predictions=preds, selected_epoch=[int(e) for e in selected],
               num_epochs=int(num_epochs), batch_size=int(batch_size),
-              model=model, states=states)
+              steps=int(plan.steps), model=model, states=states)
 
 
 def summarise(results, prefix, scores):
@@ -150,7 +194,8 @@ def summarise(results, prefix, scores):
     results[f'{prefix}_{name}_std'] = float(np.std(values))
     results[f'{prefix}_{name}_per_seed'] = [float(v) for v in values]
   results[f'{prefix}_selected_epoch_per_seed'] = scores['selected_epoch']
-  results[f'{prefix}_batch_size'] = scores['batch_size']
+  for name in ('batch_size', 'num_epochs', 'steps'):
+    results[f'{prefix}_{name}'] = scores[name]
 
 
 def prepare_vae(config, dataset, vae, seeds, keys):
@@ -182,19 +227,21 @@ def plot_stage(config, dataset, vae, vae_params, keys, run_dir):
 
 def export_synthetic(run_dir, dataset, seeds, augmented):
   """Each seed's synthetic training series (not the originals) in the UCR
-  layout, labelled by class name: {run_dir}/synthetic/{dataset}_TRAIN.tsv
-  (.ts for several channels), under seed{S}/ when there are several seeds.
-  Returns the paths."""
-  x_aug, y_aug = augmented
+  layout, labelled by class name (mixup's soft labels by their largest
+  class): {run_dir}/synthetic/{dataset}_TRAIN.tsv (.ts for several
+  channels), under seed{S}/ when there are several seeds. Returns the
+  paths."""
+  x_aug, y_aug, w_aug = (np.asarray(a) for a in augmented)
   n = dataset.x_train.shape[0]
   names = np.array(dataset.class_names)
   paths = []
   for k, seed in enumerate(seeds):
     folder = os.path.join(run_dir, 'synthetic',
                           *([f'seed{seed}'] if len(seeds) > 1 else []))
+    kept = n + np.flatnonzero(w_aug[k, n:] > 0)  # a filter's refusals out
     paths.append(formats.write_split(
-        folder, data.file_name(dataset.name), 'TRAIN',
-        np.asarray(x_aug[k, n:]), names[y_aug[n:]]))
+        folder, data.file_name(dataset.name), 'TRAIN', x_aug[k, kept],
+        names[y_aug[k, kept].argmax(-1)]))
     logging.info('Wrote the synthetic series to %s', paths[-1])
   return paths
 
@@ -227,15 +274,164 @@ class Run:
   # stage ('baseline', 'augmented') -> (the classifier module, its trained
   # TrainState with a seed axis first)
   classifiers: dict
-  # The augmented stage's training set: x (seeds, n, channels, length) and
-  # the labels (n,), originals first; None without test_augment.
+  # The augmented stage's fixed training set, originals first: x (seeds, N,
+  # channels, length), class probabilities y (seeds, N, C) and loss weights
+  # w (seeds, N; 0 for a sample a filter refused); None if none was made.
   augmented: tuple | None = None
+
+
+def augmentation(config):
+  """The Augmentation (or auto.Auto) of config.augment.method ('latent'
+  takes its noise and num_samples from the config's fields of those
+  names)."""
+  return configuration.parse_method(
+      config.augment.method,
+      dict(noise=config.noise, num_samples=config.num_samples))
+
+
+def needs_vae(config, aug):
+  """Whether the run trains (or restores) a VAE: for a plot, for a method
+  that decodes, or for a run that asks for nothing else."""
+  augmenting = config.test_augment or config.export_synthetic
+  return (config.augment_plot or (augmenting and aug.needs_vae)
+          or not (config.baseline or augmenting))
+
+
+def fit_augmentation(aug, vae, vae_params, x, probs, num_seeds):
+  """The method's fitted state per seed (seed axis first)."""
+  x = jnp.asarray(x)
+  if aug.method.needs_vae:
+    return jax.vmap(lambda p: aug.method.fit(x, probs, (vae, p)))(vae_params)
+  return jax.tree_util.tree_map(lambda a: jnp.stack([a] * num_seeds),
+                                aug.method.fit(x, probs, None))
+
+
+def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
+              logger, placement, seeds, results, written):
+  """Trains and saves the VAEs, or reports the restored ones; their
+  quality goes into results."""
+  start = time.perf_counter()
+  if vae_params is not None:
+    logging.info('Restored the trained VAE from %s (no VAE training).',
+                 ckpt_path)
+    results['vae_source'] = 'restored'
+  else:
+    vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
+                           keys['vae_init'], keys['vae_train'], logger,
+                           placement, seeds)
+    checkpoint.save_vae(ckpt_path, vae_params, meta)
+    written.add(f'the VAE checkpoint {ckpt_path}')
+    logging.info('Saved the trained VAE to %s', ckpt_path)
+    results['vae_source'] = 'trained'
+  results['wall_time_s']['vae'] = time.perf_counter() - start
+  quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
+                                    dataset.x_test, dataset.y_test)
+  results['vae_quality'] = dict(diagnostics.summary(quality),
+                                per_seed=quality)
+  return vae_params
+
+
+def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
+               placement, seeds):
+  """Trains the classifiers of `seeds` on the dataset augmented by `aug`
+  (None: the originals alone, the baseline). The same initial weights
+  (keys['classifier_init']) for every method.
+
+  Returns (scores as train_classifier's, with `train_size` and, for
+  augmentations, `augmentation` and `synthetic_accepted`; the fixed set
+  (x, y, w) or None).
+  """
+  if aug is None:
+    scores = train_classifier(
+        config, dataset, dataset.x_train, dataset.y_train,
+        keys['classifier_init'], keys['baseline_train'], logger, stage,
+        placement, seeds)
+    return dict(scores, train_size=int(dataset.x_train.shape[0])), None
+  probs = jax.nn.one_hot(dataset.y_train, dataset.num_classes)
+  states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
+                            len(seeds))
+  extra = dict(augmentation=aug.label)
+  fixed = None
+  if aug.online:
+    scores = train_classifier(
+        config, dataset, dataset.x_train, probs, keys['classifier_init'],
+        keys['augmented_train'], logger, stage, placement, seeds,
+        online=train.Online(aug.method, aug.share, aug.weight),
+        aug_states=states)
+    extra['train_size'] = int(dataset.x_train.shape[0])
+  else:
+    fixed = augment.fixed_sets(aug.method, states, keys['augment'],
+                               dataset.x_train, probs)
+    scores = train_classifier(
+        config, dataset, fixed[0], fixed[1], keys['classifier_init'],
+        keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
+    n = dataset.x_train.shape[0]
+    extra.update(train_size=int(fixed[0].shape[1]),
+                 synthetic_accepted=float(jnp.mean(fixed[2][:, n:])))
+  return dict(scores, **extra), fixed
+
+
+def train_method(config, dataset, method, vae, vae_params, keys, logger,
+                 stage, placement, seeds):
+  """train_with for a method that may be auto.Auto: auto first chooses on
+  the training set alone (its details in scores['details']), then trains
+  the winner on the whole training set."""
+  if not isinstance(method, auto_lib.Auto):
+    return train_with(config, dataset, method, vae, vae_params, keys, logger,
+                      stage, placement, seeds)
+
+  def fold_run(fold, aug, fold_vae_params, fold_stage):
+    scores, _ = train_with(config, fold, aug, vae, fold_vae_params, keys,
+                           logger, f'{stage}/{fold_stage}', placement, seeds)
+    return scores['accuracy']
+
+  def fold_vaes(fold):
+    return train_vae(config, vae, fold.x_train, fold.y_train,
+                     keys['vae_init'], keys['vae_train'], logger, placement,
+                     seeds)
+
+  chosen, cv = auto_lib.choose(method, dataset, fold_run, fold_vaes)
+  label = 'none' if chosen is None else chosen.label
+  logging.info('auto chose %s (cross-validated accuracy: %s)', label,
+               ', '.join(f'{k} {v:.4f}' for k, v in cv.items()))
+  scores, fixed = train_with(config, dataset, chosen, vae, vae_params, keys,
+                             logger, stage, placement, seeds)
+  scores['details'] = dict(chosen=label, cross_validated=cv)
+  scores['augmentation'] = f'{method.label} -> {label}'
+  return scores, fixed
+
+
+def augmented_stage(config, aug, dataset, vae, vae_params, keys, logger,
+                    placement, seeds, results):
+  """With test_augment, the classifier trained on the augmented set; with
+  export_synthetic, the fixed synthetic set. Returns (scores or None, the
+  fixed set (x, y, w) or None)."""
+  start = time.perf_counter()
+  scores, fixed = None, None
+  if config.test_augment:
+    scores, fixed = train_method(config, dataset, aug, vae, vae_params, keys,
+                                 logger, 'augmented', placement, seeds)
+    summarise(results, 'augmented', scores)
+    results['augmented_train_size'] = scores['train_size']
+    for name in ('augmentation', 'synthetic_accepted', 'details'):
+      if name in scores:
+        results[name] = scores[name]
+    results['wall_time_s']['augmented'] = time.perf_counter() - start
+  if fixed is None and config.export_synthetic and not isinstance(
+      aug, auto_lib.Auto):
+    probs = jax.nn.one_hot(dataset.y_train, dataset.num_classes)
+    states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
+                              len(seeds))
+    fixed = augment.fixed_sets(aug.method, states, keys['augment'],
+                               dataset.x_train, probs)
+  return scores, fixed
 
 
 def run(config):
   """Runs the stages the config asks for and writes their metrics,
   per-epoch records and predictions to a new run directory; returns a Run."""
   configuration.validate(config)
+  aug = augmentation(config)
   placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
   vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
@@ -244,7 +440,10 @@ def run(config):
   keys = seed_keys(seeds)
   # Everything that depends on the user's input is checked before a run
   # directory exists or anything trains.
-  vae_params, ckpt_path, meta = prepare_vae(config, dataset, vae, seeds, keys)
+  with_vae = needs_vae(config, aug)
+  vae_params, ckpt_path, meta = (prepare_vae(config, dataset, vae, seeds,
+                                             keys) if with_vae
+                                 else (None, None, None))
   files.check_writable_dir(config.results_dir, 'results_dir')
 
   run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
@@ -270,28 +469,14 @@ def run(config):
                  data=dataset.provenance, devices=placement.num_devices,
                  device_placement=placement.mode,
                  vae_checkpoint=ckpt_path, wall_time_s={})
-  predictions, classifiers, augmented = {}, {}, None
+  predictions, classifiers, fixed = {}, {}, None
   try:
-    start = time.perf_counter()
-    if vae_params is not None:
-      logging.info('Restored the trained VAE from %s (no VAE training).',
-                   ckpt_path)
-      results['vae_source'] = 'restored'
-    else:
-      vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
-                             keys['vae_init'], keys['vae_train'], logger,
-                             placement, seeds)
-      checkpoint.save_vae(ckpt_path, vae_params, meta)
-      written.add(f'the VAE checkpoint {ckpt_path}')
-      logging.info('Saved the trained VAE to %s', ckpt_path)
-      results['vae_source'] = 'trained'
-    results['wall_time_s']['vae'] = time.perf_counter() - start
-    quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
-                                      dataset.x_test, dataset.y_test)
-    results['vae_quality'] = dict(diagnostics.summary(quality),
-                                  per_seed=quality)
-
-    if not (config.test_augment or config.augment_plot or config.baseline):
+    if with_vae:
+      vae_params = vae_stage(config, dataset, vae, vae_params, ckpt_path,
+                             meta, keys, logger, placement, seeds, results,
+                             written)
+    if not (config.test_augment or config.augment_plot or config.baseline
+            or config.export_synthetic):
       logging.info('Trained and saved the VAE only. Add '
                    '--config.test_augment=True (and --config.baseline=True) '
                    'to train the classifiers, or --config.augment_plot=True '
@@ -315,24 +500,18 @@ def run(config):
       results['wall_time_s']['baseline'] = time.perf_counter() - start
 
     if config.test_augment or config.export_synthetic:
-      start = time.perf_counter()
-      x_aug, y_aug = augment.augment_dataset(
-          vae, vae_params, dataset.x_train, dataset.y_train, keys['augment'],
-          noise=config.noise, num_samples=config.num_samples)
-      results['augmented_train_size'] = int(x_aug.shape[1])
-      augmented = (x_aug, y_aug)
-    if config.export_synthetic:
-      results['synthetic_files'] = export_synthetic(
-          run_dir, dataset, seeds, augmented)
+      scores, fixed = augmented_stage(config, aug, dataset, vae, vae_params,
+                                      keys, logger, placement, seeds, results)
+      if scores is not None:
+        predictions['augmented'] = scores['predictions']
+        classifiers['augmented'] = (scores['model'], scores['states'])
+    if config.export_synthetic and fixed is not None:
+      results['synthetic_files'] = export_synthetic(run_dir, dataset, seeds,
+                                                    fixed)
       written.add('synthetic/')
-    if config.test_augment:
-      scores = train_classifier(
-          config, dataset, x_aug, y_aug, keys['classifier_init'],
-          keys['augmented_train'], logger, 'augmented', placement, seeds)
-      summarise(results, 'augmented', scores)
-      predictions['augmented'] = scores['predictions']
-      classifiers['augmented'] = (scores['model'], scores['states'])
-      results['wall_time_s']['augmented'] = time.perf_counter() - start
+    elif config.export_synthetic:
+      logging.info('No synthetic set to export: %s makes no fixed set.',
+                   results.get('augmentation', aug.label))
 
     results['peak_host_memory_mb'] = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -355,4 +534,4 @@ def run(config):
   finally:
     logger.close()
   logging.info('Results written to %s', run_dir)
-  return Run(results, dataset, vae, vae_params, classifiers, augmented)
+  return Run(results, dataset, vae, vae_params, classifiers, fixed)

@@ -7,6 +7,7 @@ and the last partial batch follows at its own static shape, so each stage
 compiles once and trains on every example without computing on padding.
 """
 
+import dataclasses
 import functools
 import math
 import time
@@ -79,21 +80,40 @@ def apply_gradients(state, tx, grads, loss, batch_stats=None):
 
 
 def cross_entropy(logits, labels):
+  """Integer labels (n,), or class probabilities (n, C): one-hot, or soft
+  (mixup)."""
+  if labels.ndim == logits.ndim:
+    return optax.softmax_cross_entropy(logits, labels)
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-def masked_mean(values, mask):
-  return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+def masked_mean(values, weights):
+  """The weighted mean of values; weight 0 marks padding."""
+  return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), 1e-12)
 
 
 # --- VAE ---------------------------------------------------------------------
 
 
-def vae_loss_terms(model, params, x, y, mask, key):
+def contrastive(mean, y, mask):
+  """Over the batch's pairs: the squared distance of same-class encoder
+  means, and relu(1 - distance)^2 of different-class ones (Hadsell et al.
+  2006); the mean over the (unpadded) pairs."""
+  d2 = jnp.sum((mean[:, None] - mean[None]) ** 2, axis=-1)
+  d = jnp.sqrt(d2 + 1e-12)
+  same = (y[:, None] == y[None]).astype(mean.dtype)
+  pair = mask[:, None] * mask[None] * (1.0 - jnp.eye(len(y)))
+  terms = same * d2 + (1.0 - same) * jax.nn.relu(1.0 - d) ** 2
+  return jnp.sum(pair * terms) / jnp.maximum(jnp.sum(pair), 1.0)
+
+
+def vae_loss_terms(model, params, x, y, mask, key, beta=1.0,
+                   contrastive_weight=0.0):
   """Per-batch loss terms, each summed over the (unpadded) batch.
 
-  reconstruction: sum of squared errors; kl: KL(q(z|x) || N(0, I));
-  cross_entropy: mean over the batch (the original's nn.CrossEntropyLoss).
+  reconstruction: sum of squared errors; kl: KL(q(z|x) || N(0, I)), weighted
+  by beta in the loss; cross_entropy: mean over the batch (the original's
+  nn.CrossEntropyLoss); contrastive (with a weight): see `contrastive`.
   """
   recon, mean, logvar, logits = model.apply({'params': params}, x, key)
   reconstruction = jnp.sum(mask * jnp.sum((recon - x) ** 2,
@@ -101,13 +121,19 @@ def vae_loss_terms(model, params, x, y, mask, key):
   kl = jnp.sum(mask * -0.5 * jnp.sum(
       1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1))
   ce = masked_mean(cross_entropy(logits, y), mask)
-  return dict(loss=reconstruction + kl + ce, reconstruction=reconstruction,
-              kl=kl, cross_entropy=ce)
+  terms = dict(reconstruction=reconstruction, kl=kl, cross_entropy=ce)
+  loss = reconstruction + beta * kl + ce
+  if contrastive_weight:
+    terms['contrastive'] = contrastive(mean, y, mask)
+    loss = loss + contrastive_weight * terms['contrastive']
+  return dict(loss=loss, **terms)
 
 
-def vae_train_step(model, tx, state, x, y, mask, key):
+def vae_train_step(model, tx, state, x, y, mask, key, beta=1.0,
+                   contrastive_weight=0.0):
   def loss_fn(params):
-    terms = vae_loss_terms(model, params, x, y, mask, key)
+    terms = vae_loss_terms(model, params, x, y, mask, key, beta,
+                           contrastive_weight)
     return terms['loss'], terms
   grads, terms = jax.grad(loss_fn, has_aux=True)(state.params)
   return apply_gradients(state, tx, grads, terms['loss']), terms
@@ -116,14 +142,18 @@ def vae_train_step(model, tx, state, x, y, mask, key):
 # --- Classifier --------------------------------------------------------------
 
 
-def classifier_train_step(model, tx, state, x, y, mask, key):
+def classifier_train_step(model, tx, state, x, y, weights, key):
+  """y: integer labels or class probabilities; weights: each series' loss
+  weight (synthetic_weight for synthetic series, 0 for padding, which also
+  stays out of the BatchNorm statistics)."""
   del key  # the ResNets are deterministic given the batch
   def loss_fn(params):
     logits, updates = model.apply(
         {'params': params, 'batch_stats': state.batch_stats}, x, train=True,
-        mask=mask, mutable=['batch_stats'])
-    loss = masked_mean(cross_entropy(logits, y), mask)
-    correct = jnp.sum(mask * (jnp.argmax(logits, -1) == y))
+        mask=weights > 0, mutable=['batch_stats'])
+    loss = masked_mean(cross_entropy(logits, y), weights)
+    labels = jnp.argmax(y, -1) if y.ndim == logits.ndim else y
+    correct = jnp.sum((weights > 0) * (jnp.argmax(logits, -1) == labels))
     return loss, (updates['batch_stats'], correct)
   (loss, (batch_stats, correct)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(state.params)
@@ -153,25 +183,54 @@ def epoch_batches(key, num_examples, batch_size, multiple=1):
   return full_indices, last, mask
 
 
-def run_epoch(train_step, batch_size, batch_sharding, unroll, state, x, y,
-              key, epoch):
-  """One epoch of `train_step` over a shuffle of (x, y); returns the mean
-  of each per-step metric, except `correct`, which is summed."""
+@dataclasses.dataclass(frozen=True)
+class Online:
+  """Augmentation inside the compiled epoch: in every batch, the first
+  round(share * batch) series (a random subset: the batch is a shuffle) are
+  replaced by `method`'s synthetic versions of them, with loss weight
+  `weight` times the method's own acceptance weight."""
+
+  method: Any
+  share: float = 0.5
+  weight: float = 1.0
+
+
+def online_batch(online, aug_state, key, x, y, w):
+  """The batch with its first round(share * size) series made synthetic."""
+  r = int(round(online.share * x.shape[0]))
+  if not r:
+    return x, y, w
+  xs, ys, accept = online.method.sample(aug_state, key, x[:r], y[:r])
+  return (jnp.concatenate([xs.astype(x.dtype), x[r:]]),
+          jnp.concatenate([ys.astype(y.dtype), y[r:]]),
+          jnp.concatenate([w[:r] * online.weight * accept, w[r:]]))
+
+
+def run_epoch(train_step, batch_size, batch_sharding, unroll, online, state,
+              x, y, key, epoch, w=None, aug_state=None):
+  """One epoch of `train_step` over a shuffle of (x, y) with per-series loss
+  weights w (default 1); returns the mean of each per-step metric, except
+  `correct`, which is summed."""
   shuffle_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
   multiple = batch_sharding.mesh.size if batch_sharding is not None else 1
   full, last, last_mask = epoch_batches(shuffle_key, x.shape[0], batch_size,
                                         multiple)
   step_keys = jax.random.split(step_key, full.shape[0] + (last is not None))
+  if w is None:
+    w = jnp.ones(x.shape[:1], jnp.float32)
 
   def body(state, batch):
     idx, m, k = batch
-    xb, yb = x[idx], y[idx]
+    xb, yb, wb = x[idx], y[idx], w[idx] * m
+    if online is not None:
+      k, aug_key = jax.random.split(k)
+      xb, yb, wb = online_batch(online, aug_state, aug_key, xb, yb, wb)
     if batch_sharding is not None:
       # Data parallelism: each device takes a slice of the batch; XLA
       # all-reduces gradients and BatchNorm statistics.
-      xb, yb, m = (jax.lax.with_sharding_constraint(a, batch_sharding)
-                   for a in (xb, yb, m))
-    return train_step(state, xb, yb, m, k)
+      xb, yb, wb = (jax.lax.with_sharding_constraint(a, batch_sharding)
+                    for a in (xb, yb, wb))
+    return train_step(state, xb, yb, wb, k)
 
   per_step = []
   ones = jnp.ones(full.shape[1:], jnp.float32)
@@ -202,21 +261,27 @@ def epoch_batch_size(batch_size, multiple=1):
 
 
 def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
-                  batch_sharding=None, unroll=1):
-  """A jitted `(states, x, y, keys, epoch) -> (states, metrics)`.
+                  batch_sharding=None, unroll=1, online=None):
+  """A jitted `(states, x, y, keys, epoch, w=None, aug_states=None) ->
+  (states, metrics)`.
 
   `states` and `keys` carry a leading seed axis: K independent models train
-  in one vmapped program (K=1 included: one code path). x and y are shared
-  by all seeds; with per_seed_x, x has a leading seed axis (each seed's
-  augmented set).
+  in one vmapped program (K=1 included: one code path). x, y and w (loss
+  weights) are shared by all seeds; with per_seed_x, they have a leading
+  seed axis (each seed's augmented set). With `online` (an Online),
+  aug_states (seed axis first) are its method's fitted states.
   unroll is lax.scan's over the full batches (see conv_plan).
   """
   step = functools.partial(train_step, model, tx)
   epoch = functools.partial(run_epoch, step, batch_size, batch_sharding,
-                            unroll)
-  return jax.jit(jax.vmap(epoch, in_axes=(0, 0 if per_seed_x else None, None,
-                                          0, None)),
-                 donate_argnums=0)
+                            unroll, online)
+  data = 0 if per_seed_x else None
+  compiled = jax.jit(jax.vmap(epoch, in_axes=(0, data, data, 0, None, data,
+                                              0)), donate_argnums=0)
+
+  def epoch_fn(states, x, y, keys, epoch, w=None, aug_states=None):
+    return compiled(states, x, y, keys, epoch, w, aug_states)
+  return epoch_fn
 
 
 # XLA's CPU backend runs a native convolution's weight gradient an order of
@@ -321,7 +386,8 @@ def _keep_min_loss(best, states, loss, epoch):
 
 def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
         on_epoch=None, evaluate=None, eval_every=0, progress=True,
-        model_selection='final', seeds=None):
+        model_selection='final', seeds=None, w=None, aug_states=None,
+        num_examples=None):
   """Runs `num_epochs` epochs of K seeds' states.
 
   Epoch e's metrics are read back while epoch e+1 runs, so the host never
@@ -346,7 +412,8 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   bar = tqdm.tqdm(total=num_epochs, desc=desc, unit='epoch',
                   disable=not progress, dynamic_ncols=True)
   x, y = (a if isinstance(a, jax.Array) else jnp.asarray(a) for a in (x, y))
-  num_examples = y.shape[-1]
+  if num_examples is None:  # series per epoch, for the train accuracy
+    num_examples = x.shape[-3] if x.ndim >= 3 else x.shape[-2]
   start = time.perf_counter()
   pending = None
   num_seeds = states.step.shape[0]
@@ -386,7 +453,7 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
       on_epoch(row)
 
   for epoch in range(num_epochs):
-    states, metrics = epoch_fn(states, x, y, keys, epoch)
+    states, metrics = epoch_fn(states, x, y, keys, epoch, w, aug_states)
     if best is not None:
       best = _keep_min_loss(best, states, metrics['loss'], epoch + 1)
     extra = {}

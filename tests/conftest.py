@@ -65,14 +65,18 @@ def tiny_config(tmp_path):
 def results_row(**fields):
   """A complete, valid results-CSV row; `fields` override the defaults."""
   from lstsaug_jax.experiments import results  # pylint: disable=g-import-not-at-top
-  row = dict(dataset='GunPoint', method='baseline', noise='', num_samples='',
-             seed=42, accuracy=0.5, weighted_f1=0.5, evaluated_on='test',
-             train_size=20, eval_size=10, epochs=2, selected_epoch=2,
-             model_selection='final', batch_size=8, arch='resnet_tiny',
-             wall_time_s=1.0, vae_wall_time_s='', program_seeds=1,
+  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
+  row = {c: '' for c in results.COLUMNS}
+  row.update(dataset='GunPoint', method='baseline', settings='', seed=42,
+             accuracy=0.5, weighted_f1=0.5, evaluated_on='test',
+             train_size=20, eval_size=10, epochs=2, steps=6,
+             selected_epoch=2, model_selection='final', batch_size=8,
+             arch='resnet_tiny', wall_time_s=1.0, program_seeds=1,
              config_hash='h1', version='0')
-  if fields.get('method', 'baseline') != 'baseline':
-    row.update(noise=0.1, num_samples=1)
+  spec = fields.pop('spec', None)
+  if spec:  # a method spec such as 'latent(noise=0.5)'
+    aug = augment.make_augmentation(spec)
+    row.update(method=aug.name, settings=aug.key)
   row.update(fields)
   assert set(row) == set(results.COLUMNS)
   return row

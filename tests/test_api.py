@@ -153,11 +153,11 @@ def test_the_command_line_exports_its_synthetic_series(tiny_config):
   assert path == os.path.join(run.results['run_dir'], 'synthetic',
                               'synthetic_cbf_TRAIN.tsv')
   raw = formats.read_split(path)
-  x_aug, y_aug = run.augmented
+  x_aug, y_aug, _ = run.augmented
   np.testing.assert_allclose(raw.values, np.asarray(x_aug[0, 30:]),
                              rtol=1e-6, atol=1e-6)
   names = np.array(run.dataset.class_names)
-  assert list(raw.labels) == list(names[y_aug[30:]])
+  assert list(raw.labels) == list(names[np.argmax(y_aug[0, 30:], -1)])
   # A checkpoint the command line wrote loads in Python.
   vae = lsa.load_vae(run.results['vae_checkpoint'])
   assert vae.series_length == 128 and list(vae.classes) == list(names)
@@ -195,7 +195,7 @@ def test_a_multivariate_archive_dataset_end_to_end(tiny_config, shared_data):
   (path,) = results['synthetic_files']
   assert path.endswith(os.path.join('synthetic', 'BasicMotions_TRAIN.ts'))
   raw = formats.read_split(path)
-  x_aug, y_aug = run.augmented
+  x_aug, _, _ = run.augmented
   np.testing.assert_allclose(raw.values, np.asarray(x_aug[0, 40:]),
                              rtol=1e-5, atol=1e-6)
   assert set(raw.labels) == set(run.dataset.class_names)

@@ -319,7 +319,7 @@ def test_a_failed_restore_leaves_no_run_directory(tiny_config):
     f.write(b'garbage')
   runs = listing(results_dir)
   tiny_config.use_trained = True
-  tiny_config.baseline = True
+  tiny_config.test_augment = True
   with pytest.raises(CheckpointError, match=f'is damaged: {name}'):
     pipeline.run(tiny_config)
   assert listing(results_dir) == runs
@@ -339,7 +339,7 @@ def test_a_failed_restore_leaves_no_run_directory(tiny_config):
 
 def test_a_diverging_vae_is_never_saved_or_reported(tiny_config):
   tiny_config.learning_rate = 1e30
-  tiny_config.baseline = True
+  tiny_config.test_augment = True
   with pytest.raises(TrainingError) as e:
     pipeline.run(tiny_config)
   message = str(e.value)
@@ -361,6 +361,7 @@ def test_a_full_disk_leaves_whole_records_and_says_what_was_written(
     return real_write(fd, payload)
   monkeypatch.setattr(reporting.os, 'write', full_disk)
   tiny_config.baseline = True
+  tiny_config.test_augment = True  # the VAE trains first
   with pytest.raises(OutputError) as e:
     pipeline.run(tiny_config)
   message = str(e.value)
@@ -440,7 +441,7 @@ def test_summary_of_a_missing_csv(tmp_path):
 ])
 def test_bad_anchors_are_named(tmp_path, anchors, expected):
   csv = write_rows(tmp_path / 'a.csv', [results_row(),
-                                        results_row(method='lstsaug')])
+                                        results_row(spec='latent')])
   (tmp_path / 'anchors.csv').write_text(anchors)
   with pytest.raises(ResultsError, match=expected):
     summarize.write_summary(csv, str(tmp_path / 'out'),
@@ -459,9 +460,12 @@ def test_a_missing_anchors_file_stops_the_sweep_before_training(
 
 
 @pytest.mark.parametrize('augmentations, expected', [
-    (((1e999, 1),), r'sweep.augmentations'),
-    (((0.1, 0),), r'\(noise >= 0, num_samples >= 1\)'),
-    ((0.1, 1), 'entry 0.1 is not'),
+    (((1e999, 1),), r'sweep.augmentations=\(\(inf, 1\),\) must be finite'),
+    (((0.1, 0),), r'num_samples=0 must be a whole number >= 1'),
+    ((0.1, 1), '0.1 is not a method spec'),
+    (('latent(noise=nan)',), "noise='nan' must be of the type"),
+    (('auto(folds=1)',), 'folds=1 must be an integer >= 2'),
+    (("auto(candidates=('magic',))",), "Unknown augmentation method 'magic'"),
 ])
 def test_bad_sweep_settings_are_named(tiny_config, tmp_path, augmentations,
                                       expected):

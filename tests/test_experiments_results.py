@@ -3,7 +3,9 @@
 import pytest
 
 from lstsaug_jax import defaults
+from lstsaug_jax import augment
 from lstsaug_jax.experiments import results
+from lstsaug_jax.experiments import runner
 from tests.conftest import results_row
 
 
@@ -18,22 +20,29 @@ def test_rows_round_trip_exactly(tmp_path):
   path = tmp_path / 'r.csv'
   f = results.ResultsFile(path)
   f.append([make_row(accuracy=1 / 3), make_row(seed=43, accuracy=0.7)])
-  f.append([make_row(method='lstsaug', accuracy=2 / 3)])
+  f.append([results_row(spec='latent', accuracy=2 / 3)])
   rows = results.read_rows(str(path))
   assert [float(r['accuracy']) for r in rows] == [1 / 3, 0.7, 2 / 3]
   again = results.ResultsFile(path)
-  assert ('GunPoint', 'baseline', '', '', '43') in again
-  assert ('GunPoint', 'lstsaug', '0.1', '1', '42') in again
-  assert ('GunPoint', 'baseline', '', '', '44') not in again
+  assert ('GunPoint', 'baseline', '', '43') in again
+  assert ('GunPoint', 'latent', augment.make_augmentation('latent').key,
+          '42') in again
+  assert ('GunPoint', 'baseline', '', '44') not in again
   assert path.read_text().count('dataset,method') == 1  # one header
 
 
 def test_method_keys_and_labels():
-  aug = results.Method('lstsaug', 0.5, 2)
-  assert aug.key('CBF', 7) == ('CBF', 'lstsaug', '0.5', '2', '7')
-  assert aug.label == 'lstsaug noise=0.5 n=2'
-  assert results.Method('baseline').key('CBF', 7) == (
-      'CBF', 'baseline', '', '', '7')
+  aug = runner.sweep_method('latent(noise=0.5, num_samples=2)')
+  assert aug.key('CBF', 7) == (
+      'CBF', 'latent', "mode='fixed';noise=0.5;num_samples=2;share=0.5;"
+      'weight=1.0', '7')
+  assert aug.label == 'latent(noise=0.5, num_samples=2)'
+  # The first version's (noise, num_samples) pairs are the same method.
+  assert runner.sweep_method((0.5, 2)) == aug
+  assert runner.sweep_method('window_warp').label == 'window_warp'
+  assert runner.SweepMethod('baseline').key('CBF', 7) == (
+      'CBF', 'baseline', '', '7')
+  assert results.method_label('latent', aug.settings) == aug.label
 
 
 def test_a_torn_last_line_is_dropped_on_resume_and_refused_on_read(tmp_path):
@@ -93,3 +102,22 @@ def test_rows_of_another_protocol_are_refused_naming_the_fields(tmp_path):
   with pytest.raises(results.ResultsError,
                      match=r'num_epochs: 400 there, 3 now.*results_csv'):
     f.check_protocol(results.config_hash(new), new)
+
+
+def test_a_first_version_csv_is_read_but_not_extended(tmp_path):
+  path = tmp_path / 'old.csv'
+  header = ','.join(results.LEGACY_COLUMNS)
+  path.write_text(
+      header + '\n'
+      'CBF,baseline,,,42,0.9,0.9,test,30,900,40,40,final,8,resnet_wang,1.0,'
+      ',1,abc,0.1.0\n'
+      'CBF,lstsaug,0.5,1,42,0.8,0.8,test,60,900,40,40,final,8,resnet_wang,'
+      '1.0,2.0,1,abc,0.1.0\n')
+  rows = results.read_rows(str(path))
+  assert [(r['method'], r['settings']) for r in rows] == [
+      ('baseline', ''),
+      ('latent', augment.make_augmentation('latent(noise=0.5)').key)]
+  table = results.ResultsFile(path)
+  with pytest.raises(results.ResultsError, match='written by the first '
+                     'version'):
+    table.append([results_row()])

@@ -41,8 +41,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
   runner.run_sweep(config)
   whole = results.read_rows(config.sweep.results_csv)
   assert [(r['method'], r['seed']) for r in whole] == [
-      ('baseline', '42'), ('baseline', '43'), ('lstsaug', '42'),
-      ('lstsaug', '43')]
+      ('baseline', '42'), ('baseline', '43'), ('latent', '42'),
+      ('latent', '43')]
   assert {r['evaluated_on'] for r in whole} == {'test'}
   assert whole[2]['train_size'] == '60' and whole[0]['train_size'] == '30'
   assert whole[0]['epochs'] == '2' and whole[0]['program_seeds'] == '2'
@@ -91,7 +91,9 @@ def test_added_seeds_run_alone_and_validation_rows(tiny_config, tmp_path):
 
 
 @pytest.mark.parametrize('field, value, message', [
-    ('augmentations', ((0.1, 0),), r'\(noise >= 0, num_samples >= 1\)'),
+    ('augmentations', ((0.1, 0),), r'num_samples=0 must be a whole number'),
+    ('augmentations', ('latent(noise=-1)',), r'noise=-1.0 must be a finite'),
+    ('augmentations', ('magic',), "Unknown augmentation method 'magic'"),
     ('augmentations', ((0.1, 1), (0.1, 1)), 'twice'),
     ('datasets', (), 'empty'),
 ])
@@ -133,9 +135,10 @@ def test_shipped_sweep_configs():
   assert validation.sweep.results_csv != small.sweep.results_csv
   config = fawaz2019.get_config()
   # Fawaz et al.: mini-batches of min(n_train / 10, 64), at least one.
-  assert pipeline.classifier_settings(config, 20) == (1500, 2)
-  assert pipeline.classifier_settings(config, 9) == (1500, 1)
-  assert pipeline.classifier_settings(config, 2000) == (1500, 64)
+  plan = lambda n: pipeline.classifier_plan(config, n)
+  assert (plan(20).num_epochs, plan(20).batch_size) == (1500, 2)
+  assert (plan(9).num_epochs, plan(9).batch_size) == (1500, 1)
+  assert (plan(2000).num_epochs, plan(2000).batch_size) == (1500, 64)
   assert config.classifier.model_selection == 'min_train_loss'
 
 
@@ -148,7 +151,7 @@ def test_command_line_sweep_and_its_errors(tmp_path):
   run = lambda *args: subprocess.run(
       [sys.executable, '-m', 'lstsaug_jax.experiments', *common, *args],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-  done = run('--config.sweep.augmentations=((0.1,1),)')
+  done = run('--config.sweep.augmentations=latent(noise=0.1, num_samples=1)')
   assert done.returncode == 0, done.stderr
   assert '2 runs; 0 already' in done.stderr
   assert os.path.exists(tmp_path / 'cli.summary' / 'summary.md')
@@ -157,5 +160,5 @@ def test_command_line_sweep_and_its_errors(tmp_path):
   assert failed.returncode != 0
   assert 'classifier.learning_rate: 0.0001 there, 0.5 now' in failed.stderr
   assert len(results.read_rows(str(csv))) == 2  # nothing lost
-  failed = run('--config.sweep.augmentations=((0.1,-1),)')
+  failed = run('--config.sweep.augmentations=latent(num_samples=-1)')
   assert 'Invalid sweep config' in failed.stderr

@@ -39,19 +39,18 @@ def test_wilcoxon_matches_the_exact_null_distribution():
 
 
 def rows(spec, evaluated_on='test'):
-  """spec: {(dataset, method, noise, n): [accuracy per seed]}."""
+  """spec: {(dataset, method spec): [accuracy per seed]}."""
   out = []
-  for (dataset, method, noise, n), accs in spec.items():
+  for (dataset, method), accs in spec.items():
     for seed, acc in enumerate(accs):
       out.append(results_row(
-          dataset=dataset, method=method,
-          noise='' if noise is None else noise,
-          num_samples='' if n is None else n, seed=seed, accuracy=acc,
-          weighted_f1=acc, evaluated_on=evaluated_on))
+          dataset=dataset, spec=None if method == 'baseline' else method,
+          seed=seed, accuracy=acc, weighted_f1=acc,
+          evaluated_on=evaluated_on))
   return out
 
 
-B, A1, A5 = ('baseline', None, None), ('lstsaug', 0.1, 1), ('lstsaug', 0.5, 1)
+B, A1, A5 = ('baseline',), ('latent(noise=0.1)',), ('latent(noise=0.5)',)
 TEST = {
     ('D1',) + B: [0.80, 0.90], ('D1',) + A1: [0.90, 0.90],
     ('D1',) + A5: [0.70, 0.70],
@@ -71,7 +70,7 @@ def write(tmp_path, name, spec, evaluated_on='test'):
 
 def test_summary_numbers(tmp_path):
   s = summarize.summarise(summarize.load(write(tmp_path, 'r.csv', TEST)))
-  a1, a5 = 'lstsaug noise=0.1 n=1', 'lstsaug noise=0.5 n=1'
+  a1, a5 = 'latent', 'latent(noise=0.5)'
   assert s['methods'] == ['baseline', a1, a5]
   assert s['complete_datasets'] == ['D1', 'D2', 'D3']
   assert s['per_dataset']['D1']['baseline'] == pytest.approx(
@@ -122,8 +121,7 @@ def test_validation_choice_never_reads_test_accuracy(tmp_path):
   s = json.load(open(written['json']))
   chosen = summarize.CHOSEN
   assert s['chosen_on_validation'] == {
-      'D1': 'lstsaug noise=0.1 n=1', 'D2': 'lstsaug noise=0.5 n=1',
-      'D3': 'lstsaug noise=0.1 n=1'}
+      'D1': 'latent', 'D2': 'latent(noise=0.5)', 'D3': 'latent'}
   assert s['per_dataset']['D3'][chosen]['mean'] == pytest.approx(0.40)
   assert s['overall'][chosen]['mean_accuracy'] == pytest.approx(
       (0.9 + 0.9 + 0.4) / 3)
@@ -152,3 +150,47 @@ def test_command_line(tmp_path):
                    .replace(',h1,', ',h2,').replace('D1,', 'D9,', 1) + '\n')
   failed = run(str(mixed))
   assert 'mixes rows of config hashes' in failed.stderr
+
+
+def test_critical_difference_matches_demsar():
+  # Demsar (2006), Table 5: q_0.05 = 2.343 for 3 classifiers, 2.728 for 5;
+  # CD = q sqrt(k (k + 1) / (6 N)).
+  assert summarize.critical_difference(3, 14) == pytest.approx(
+      2.343 * np.sqrt(3 * 4 / (6 * 14)), rel=1e-3)
+  assert summarize.critical_difference(5, 30) == pytest.approx(
+      2.728 * np.sqrt(5 * 6 / (6 * 30)), rel=1e-3)
+  assert np.isnan(summarize.critical_difference(1, 10))
+
+
+def _with_protocol(path, digest, proto):
+  with open(path + '.protocol.json', 'w') as f:
+    json.dump({digest: proto}, f)
+  return path
+
+
+def test_several_csvs_join_when_only_the_vae_differs(tmp_path):
+  proto = {'classifier.num_epochs': 40, 'vae.contrastive_weight': 0.0}
+  first = _with_protocol(write(tmp_path, 'a.csv', {
+      k: v for k, v in TEST.items() if k[1] != A5[0]}), 'h1', proto)
+  second = tmp_path / 'b.csv'
+  results.ResultsFile(second).append([dict(r, config_hash='h2') for r in rows(
+      {k: v for k, v in TEST.items() if k[1] == A1[0]})])
+  second = _with_protocol(str(second), 'h2',
+                          dict(proto, **{'vae.contrastive_weight': 1.0}))
+  df = summarize.load_many([first, second])
+  s = summarize.summarise(df)
+  joined = 'latent [vae.contrastive_weight=1.0]'
+  assert s['methods'] == ['baseline', 'latent', joined]
+  assert s['per_dataset']['D1'][joined]['mean'] == pytest.approx(0.9)
+  assert s['config_hash'] == 'h1+h2'
+  written = summarize.write_summary([first, second])
+  assert os.path.exists(written['ranks'])
+  assert joined in open(written['markdown']).read()
+  # A classifier field that differs: not comparable.
+  _with_protocol(second, 'h2', dict(proto, **{'classifier.num_epochs': 80,
+                                              'vae.contrastive_weight': 1.0}))
+  with pytest.raises(results.ResultsError, match='classifier.num_epochs'):
+    summarize.load_many([first, second])
+  # The same protocol twice (shards): joined, but a run in both is refused.
+  with pytest.raises(results.ResultsError, match='appears in more than one'):
+    summarize.load_many([first, first])

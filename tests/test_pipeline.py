@@ -69,9 +69,12 @@ def test_results_json_agrees_with_the_saved_predictions(tiny_config):
     model, states = run.classifiers[stage]
     np.testing.assert_array_equal(
         train.predict(model, states, dataset.x_test), preds)
-  x_aug, y_aug = run.augmented
-  assert x_aug.shape == (2, 60, 1, 128) and len(y_aug) == 60
+  x_aug, y_aug, w_aug = run.augmented
+  assert x_aug.shape == (2, 60, 1, 128) and y_aug.shape == (2, 60, 3)
   np.testing.assert_array_equal(x_aug[1, :30], dataset.x_train)
+  np.testing.assert_array_equal(np.argmax(y_aug[1], -1),
+                                np.tile(dataset.y_train, 2))
+  np.testing.assert_array_equal(w_aug, 1.0)
 
 
 def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
@@ -98,3 +101,33 @@ def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
                                               atol=1e-6), both, alone)
   np.testing.assert_allclose(both_losses[43], alone_losses[43], rtol=1e-6)
   assert not np.allclose(both['head']['kernel'][0], both['head']['kernel'][1])
+
+
+def test_classifier_plan_floors_the_batch_and_matches_the_steps(tiny_config):
+  c = tiny_config.classifier
+  c.num_epochs, c.batch_size, c.max_batch_fraction = 40, 64, 0.1
+  plan = pipeline.classifier_plan
+  # Fawaz et al.'s rule alone: 20 series train at batch 2, 40 at batch 4.
+  assert plan(tiny_config, 20).batch_size == 2
+  assert plan(tiny_config, 20, 40).batch_size == 4  # budget='epochs'
+  c.min_batch_size = 8
+  p = plan(tiny_config, 20)
+  assert (p.batch_size, p.num_epochs, p.steps) == (8, 40, 120)
+  assert plan(tiny_config, 6).batch_size == 6  # never more than n
+  # budget='epochs': the doubled set takes twice the steps.
+  p = plan(tiny_config, 20, 40)
+  assert (p.batch_size, p.num_epochs, p.steps) == (8, 40, 200)
+  # budget='steps': the batch of the original set, the baseline's steps.
+  c.budget = 'steps'
+  p = plan(tiny_config, 20, 40)
+  assert (p.batch_size, p.num_epochs, p.steps, p.plateau_steps) == (
+      8, 24, 120, 3)
+  assert plan(tiny_config, 20).steps == 120
+  # A minimum number of steps: more epochs for small sets.
+  c.min_steps = 500
+  p = plan(tiny_config, 20)
+  assert (p.num_epochs, p.steps) == (167, 501)
+  p = plan(tiny_config, 20, 40)
+  assert (p.batch_size, p.steps) == (8, 505) and p.num_epochs == 101
+  c.budget = 'epochs'
+  assert plan(tiny_config, 20).num_epochs == 167

@@ -136,7 +136,7 @@ def test_min_train_loss_keeps_each_seeds_lowest_loss_epoch():
                       [4.0, 3.0, 2.0, 2.5],
                       [9.0, 2.0, 9.0, 1.0]]).T  # (epochs, seeds)
 
-  def epoch_fn(states, x, y, keys, epoch):
+  def epoch_fn(states, x, y, keys, epoch, *unused):
     value = jnp.full((3,), epoch + 1.0)
     states = states.replace(
         step=states.step + 1, params={'w': value[:, None] * jnp.ones((3, 2))},
@@ -219,7 +219,7 @@ def scripted_fit(losses, selection='final', **kwargs):
   losses = jnp.asarray(losses)
   seeds = losses.shape[1]
 
-  def epoch_fn(states, x, y, keys, epoch):
+  def epoch_fn(states, x, y, keys, epoch, *unused):
     value = jnp.full((seeds,), epoch + 1.0)
     states = states.replace(step=states.step + 1,
                             params={'w': value[:, None] * jnp.ones((seeds, 2))},

@@ -21,6 +21,6 @@ def get_config():
   config.sweep.datasets = DATASETS
   config.classifier.num_epochs = 40
   config.classifier.plateau_patience = 5
-  config.sweep.augmentations = ((0.1, 1),)
+  config.sweep.augmentations = ('latent(noise=0.1)',)
   config.sweep.results_csv = 'results/experiments/cpu_small.csv'
   return config

@@ -14,7 +14,8 @@ Which setting to report is chosen on a validation split
 
 from configs.experiments import cpu_small
 
-NOISE_SETTINGS = ((0.01, 1), (0.1, 1), (0.5, 1))
+NOISE_SETTINGS = ('latent(noise=0.01)', 'latent(noise=0.1)',
+                  'latent(noise=0.5)')
 
 
 def get_config():

@@ -25,6 +25,6 @@ def get_config():
   c.plateau_patience = 50
   c.min_learning_rate = 1e-4
   c.model_selection = 'min_train_loss'
-  config.sweep.augmentations = ((0.1, 1), (0.5, 1))
+  config.sweep.augmentations = ('latent(noise=0.1)', 'latent(noise=0.5)')
   config.sweep.results_csv = 'results/experiments/fawaz2019.csv'
   return config

@@ -20,18 +20,28 @@ import time
 from absl import logging
 
 from lstsaug_jax import files
+from lstsaug_jax.errors import LstsaugError
 from lstsaug_jax.errors import ResultsError
 
 COLUMNS = (
+    'dataset', 'method', 'settings', 'seed',
+    'accuracy', 'weighted_f1', 'evaluated_on', 'train_size', 'eval_size',
+    'epochs', 'steps', 'selected_epoch', 'model_selection', 'batch_size',
+    'arch', 'synthetic_accepted', 'vae_r2_train', 'vae_r2_eval', 'vae_kl',
+    'vae_active_dims', 'vae_head_accuracy', 'details', 'wall_time_s',
+    'vae_wall_time_s', 'program_seeds', 'config_hash', 'version')
+KEY = ('dataset', 'method', 'settings', 'seed')
+BASELINE = 'baseline'
+AUTO = 'auto'
+# The first version's columns: latent augmentation ('lstsaug') at one
+# (noise, num_samples). Such CSVs are read (their rows converted to
+# method 'latent' with those settings) but not extended.
+LEGACY_COLUMNS = (
     'dataset', 'method', 'noise', 'num_samples', 'seed',
     'accuracy', 'weighted_f1', 'evaluated_on', 'train_size', 'eval_size',
     'epochs', 'selected_epoch', 'model_selection', 'batch_size', 'arch',
     'wall_time_s', 'vae_wall_time_s', 'program_seeds', 'config_hash',
     'version')
-KEY = ('dataset', 'method', 'noise', 'num_samples', 'seed')
-BASELINE = 'baseline'
-LSTSAUG = 'lstsaug'
-METHOD_NAMES = (BASELINE, LSTSAUG)
 
 # Fields that do not change what a run computes (where it reads and writes,
 # what it shows, how it is spread over devices), or that are columns of
@@ -45,37 +55,27 @@ UNHASHED = frozenset((
     'wandb',
     'wandb_project', 'eval_every', 'eval_batch_size', 'progress',
     'num_devices', 'distributed', 'coordinator_address', 'num_processes',
-    'process_id', 'compilation_cache_dir', 'classifier.conv_impl'))
+    'process_id', 'compilation_cache_dir', 'classifier.conv_impl',
+    'augment'))
 
 
 
 
-@dataclasses.dataclass(frozen=True)
-class Method:
-  """The baseline, or latent augmentation at one (noise, num_samples)."""
+def settings_spec(method, settings):
+  """A row's method and settings as a spec ('latent(noise=0.1, ...)')."""
+  return f'{method}({settings.replace(";", ", ")})' if settings else method
 
-  name: str
-  noise: float | None = None
-  num_samples: int | None = None
 
-  @property
-  def label(self):
-    if self.name == BASELINE:
-      return BASELINE
-    return f'{self.name} noise={self.noise:g} n={self.num_samples}'
-
-  @property
-  def stage(self):
-    """A name for logs and file names."""
-    if self.name == BASELINE:
-      return BASELINE
-    return f'{self.name}-noise{self.noise:g}-n{self.num_samples}'
-
-  def key(self, dataset, seed):
-    return (dataset, self.name,
-            '' if self.noise is None else repr(float(self.noise)),
-            '' if self.num_samples is None else str(int(self.num_samples)),
-            str(int(seed)))
+def method_label(method, settings):
+  """What tables call a row's method: its name and the settings that
+  differ from the defaults."""
+  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax import auto  # pylint: disable=g-import-not-at-top
+  if method == BASELINE:
+    return BASELINE
+  if method == AUTO:
+    return auto.parse(settings_spec(method, settings)).label
+  return augment.make_augmentation(settings_spec(method, settings)).label
 
 
 def outputs(csv_path):
@@ -186,6 +186,7 @@ class ResultsFile:
   def __init__(self, path):
     self.path = os.path.abspath(path)
     self.protocol_path = self.path + '.protocol.json'
+    self.legacy = _header(self.path) == LEGACY_COLUMNS
     self.rows = read_rows(self.path, repair=True)
     self.keys = {row_key(r) for r in self.rows}
 
@@ -232,7 +233,13 @@ class ResultsFile:
 
   def append(self, rows):
     """Appends rows in one write and flushes them to disk."""
-    rows = [{k: format_value(r[k]) for k in COLUMNS} for r in rows]
+    if self.legacy:
+      raise ResultsError(
+          f'{self.path} was written by the first version (columns noise, '
+          'num_samples): summarize reads it, but a sweep cannot add rows of '
+          'this version to it. Give this sweep a new file with '
+          '--config.sweep.results_csv=NEW.csv.')
+    rows = [{k: format_value(r.get(k)) for k in COLUMNS} for r in rows]
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
     buffer = io.StringIO()
@@ -273,7 +280,8 @@ def read_rows(path, repair=False):
   if not content:
     return []
   reader = csv.DictReader(io.StringIO(content.decode()))
-  if tuple(reader.fieldnames or ()) != COLUMNS:
+  header = tuple(reader.fieldnames or ())
+  if header not in (COLUMNS, LEGACY_COLUMNS):
     raise ResultsError(
         f'{path} is not a results CSV of this version: its header is '
         f'{reader.fieldnames}, expected {list(COLUMNS)}. Point '
@@ -282,10 +290,13 @@ def read_rows(path, repair=False):
   rows = list(reader)
   seen = {}
   for i, row in enumerate(rows, start=2):
-    if None in row or any(row[k] is None for k in COLUMNS):
-      raise ResultsError(f'{path}, line {i}: expected {len(COLUMNS)} '
+    if None in row or None in row.values():
+      raise ResultsError(f'{path}, line {i}: expected {len(header)} '
                          'comma-separated fields. Delete the line (its run '
                          'will be redone) and run again.')
+  if header == LEGACY_COLUMNS:
+    rows = [_from_legacy(r) for r in rows]
+  for i, row in enumerate(rows, start=2):
     check_row(path, i, row)
     key = row_key(row)
     if key in seen:
@@ -296,6 +307,27 @@ def read_rows(path, repair=False):
           'of each (or delete both: the run is redone) and run again.')
     seen[key] = i
   return rows
+
+
+def _header(path):
+  if not os.path.isfile(path):
+    return None
+  with open(path, newline='') as f:
+    return tuple(next(csv.reader(f), ()))
+
+
+def _from_legacy(row):
+  """A first-version row in this version's columns."""
+  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
+  new = {k: row.get(k, '') for k in COLUMNS}
+  if row['method'] == 'lstsaug':
+    try:
+      new.update(method='latent', settings=augment.make_augmentation(
+          f'latent(noise={float(row["noise"])!r}, '
+          f'num_samples={int(row["num_samples"])})').key)
+    except (ValueError, LstsaugError):
+      pass  # check_row names the bad cell
+  return new
 
 
 def _cell_error(path, line, column, value, requirement):
@@ -327,11 +359,13 @@ def check_row(path, line, row):
                  'program_seeds'):
     number(column, 1, integer=True)
   number('selected_epoch', 0, integer=True)
-  if row['method'] not in METHOD_NAMES:
-    raise _cell_error(path, line, 'method', row['method'],
-                      f'a method of this version ({", ".join(METHOD_NAMES)})')
-  if row['method'] != BASELINE:
-    number('noise', 0)
-    number('num_samples', 1, integer=True)
+  number('steps', 1, integer=True, empty=True)
+  number('synthetic_accepted', 0, 1, empty=True)
+  try:
+    method_label(row['method'], row['settings'])
+  except LstsaugError as e:
+    raise _cell_error(path, line, 'method', settings_spec(
+        row['method'], row['settings']), f'a method of this version ({e})'
+                      ) from None
   if not row['dataset']:
     raise _cell_error(path, line, 'dataset', row['dataset'], 'a dataset name')

@@ -6,9 +6,11 @@ method uses the VAE of its seed, trained once per dataset and checkpointed
 beside the CSV, so a resumed sweep restores it instead of training it again.
 """
 
-import math
+import dataclasses
+import json
 import os
 import time
+from typing import Any
 
 from absl import logging
 import jax
@@ -18,6 +20,7 @@ import lstsaug_jax
 from lstsaug_jax import augment
 from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
+from lstsaug_jax import diagnostics
 from lstsaug_jax import data
 from lstsaug_jax import models
 from lstsaug_jax import parallel
@@ -25,22 +28,42 @@ from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
 from lstsaug_jax.experiments import results as results_lib
 from lstsaug_jax.errors import ConfigError
-from lstsaug_jax.experiments.results import Method
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepMethod:
+  """One method of a sweep: the baseline, an augmentation, or auto."""
+
+  name: str
+  settings: str = ''  # every setting, as the CSV's settings column
+  label: str = results_lib.BASELINE
+  method: Any = None  # augment.Augmentation or auto.Auto; None: baseline
+
+  @property
+  def needs_vae(self):
+    return self.method is not None and self.method.needs_vae
+
+  def key(self, dataset, seed):
+    return (dataset, self.name, self.settings, str(int(seed)))
+
+
+def sweep_method(spec):
+  """A SweepMethod from a spec; (noise, num_samples) pairs (the first
+  version's form) mean latent augmentation at that setting."""
+  if isinstance(spec, (tuple, list)):
+    if len(spec) != 2:
+      raise ConfigError(f'sweep.augmentations entry {spec!r} is not a method '
+                        'spec (e.g. "window_warp") or a (noise, num_samples) '
+                        'pair.')
+    spec = f'latent(noise={spec[0]!r}, num_samples={spec[1]!r})'
+  method = configuration.parse_method(spec)
+  name = augment.parse_spec(spec)[0]
+  return SweepMethod(name, method.key, method.label, method)
 
 
 def methods(config):
-  found = [Method(results_lib.BASELINE)] if config.sweep.baseline else []
-  for setting in config.sweep.augmentations:
-    noise, num_samples = setting
-    found.append(Method(results_lib.LSTSAUG, float(noise), int(num_samples)))
-  return found
-
-
-def _is_setting(setting):
-  return (isinstance(setting, (tuple, list)) and len(setting) == 2
-          and isinstance(setting[0], (int, float))
-          and math.isfinite(setting[0]) and setting[0] >= 0
-          and isinstance(setting[1], int) and setting[1] >= 1)
+  found = [SweepMethod(results_lib.BASELINE)] if config.sweep.baseline else []
+  return found + [sweep_method(s) for s in config.sweep.augmentations]
 
 
 def validate_sweep(config):
@@ -52,23 +75,24 @@ def validate_sweep(config):
                     'tuple of dataset names, e.g. GunPoint,CBF')
   elif len(set(s.datasets)) != len(s.datasets):
     problems.append('sweep.datasets lists a dataset twice')
-  for setting in s.augmentations:
-    if not _is_setting(setting):
-      problems.append(f'sweep.augmentations entry {setting!r} is not '
-                      '(noise >= 0, num_samples >= 1), e.g. '
-                      '"((0.1,1),(0.5,1))"')
+  found = []
+  for spec in s.augmentations:
+    try:
+      found.append(sweep_method(spec))
+    except ConfigError as e:
+      problems.append(f'sweep.augmentations: {e}')
   if not s.baseline and not s.augmentations:
     problems.append('no methods: sweep.baseline is False and '
                     'sweep.augmentations is empty')
-  if len({tuple(a) if isinstance(a, (tuple, list)) else a
-          for a in s.augmentations}) != len(s.augmentations):
+  keys = [(m.name, m.settings) for m in found]
+  if len(set(keys)) != len(keys):
     problems.append('sweep.augmentations lists a setting twice')
   if not s.results_csv:
     problems.append('sweep.results_csv is empty')
   if problems:
     raise ConfigError('Invalid sweep config: ' + '; '.join(problems) + '. Fix '
-                     'these fields (e.g. --config.sweep.FIELD=VALUE) and run '
-                     'again.')
+                      'these fields (e.g. --config.sweep.FIELD=VALUE) and run '
+                      'again.')
 
 
 class SeedLogger:
@@ -169,8 +193,8 @@ def _run_sweep(config, csv_path):
     logger = reporting.MetricsLogger(_makedirs(os.path.join(
         paths['runs'], data.file_name(name))))
     try:
-      vae_seeds = sorted({s for m, missing in units
-                          if m.name != results_lib.BASELINE for s in missing})
+      vae_seeds = sorted({s for m, missing in units if m.needs_vae
+                          for s in missing})
       if vae_seeds:
         bar.set_postfix_str(f'{name}: VAE')
         vae, vae_params, vae_time = vae_for_seeds(
@@ -182,7 +206,7 @@ def _run_sweep(config, csv_path):
         rows = run_method(cfg, dataset, method, missing,
                           SeedLogger(logger, missing),
                           (vae, vae_params, vae_seeds, vae_time)
-                          if method.name != results_lib.BASELINE else None)
+                          if method.needs_vae else None)
         for row in rows:
           row.update(config_hash=digest, version=lstsaug_jax.__version__)
         table.append(rows)
@@ -198,34 +222,42 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
   keys = pipeline.seed_keys(seeds)
   placement = parallel.make_placement(len(seeds), config.num_devices)
   start = time.perf_counter()
-  vae_time = None
-  if method.name == results_lib.BASELINE:
-    x, y, stage_key = dataset.x_train, dataset.y_train, 'baseline_train'
-  else:
+  model, params, vae_time, quality = None, None, None, None
+  if vae is not None:
     model, params, vae_seeds, vae_time = vae
     index = np.array([vae_seeds.index(s) for s in seeds])
     params = jax.tree_util.tree_map(lambda a: a[index], params)
-    x, y = augment.augment_dataset(
-        model, params, dataset.x_train, dataset.y_train, keys['augment'],
-        noise=method.noise, num_samples=method.num_samples)
-    stage_key = 'augmented_train'
-  scores = pipeline.train_classifier(
-      config, dataset, x, y, keys['classifier_init'], keys[stage_key], logger,
-      method.stage, placement, seeds)
+    quality = diagnostics.vae_quality(model, params, dataset.x_train,
+                                      dataset.x_test, dataset.y_test)
+  scores, _ = pipeline.train_method(
+      config, dataset, method.method, model, params, keys, logger,
+      method.label, placement, seeds)
   wall_time = time.perf_counter() - start
   evaluated_on = 'validation' if config.validation_fraction else 'test'
-  return [dict(
-      dataset=dataset.name, method=method.name, noise=method.noise,
-      num_samples=method.num_samples, seed=seed,
-      accuracy=scores['accuracy'][i], weighted_f1=scores['f1'][i],
-      evaluated_on=evaluated_on, train_size=int(x.shape[-3]),
-      eval_size=int(dataset.x_test.shape[0]), epochs=scores['num_epochs'],
-      selected_epoch=scores['selected_epoch'][i],
-      model_selection=config.classifier.model_selection,
-      batch_size=scores['batch_size'], arch=config.classifier.arch,
-      wall_time_s=round(wall_time, 2),
-      vae_wall_time_s=None if vae_time is None else round(vae_time, 2),
-      program_seeds=len(seeds)) for i, seed in enumerate(seeds)]
+  rows = []
+  for i, seed in enumerate(seeds):
+    row = dict(
+        dataset=dataset.name, method=method.name, settings=method.settings,
+        seed=seed, accuracy=scores['accuracy'][i],
+        weighted_f1=scores['f1'][i], evaluated_on=evaluated_on,
+        train_size=scores['train_size'],
+        eval_size=int(dataset.x_test.shape[0]), epochs=scores['num_epochs'],
+        steps=scores['steps'], selected_epoch=scores['selected_epoch'][i],
+        model_selection=config.classifier.model_selection,
+        batch_size=scores['batch_size'], arch=config.classifier.arch,
+        synthetic_accepted=scores.get('synthetic_accepted'),
+        details=(json.dumps(scores['details'], sort_keys=True)
+                 if 'details' in scores else None),
+        wall_time_s=round(wall_time, 2),
+        vae_wall_time_s=None if vae_time is None else round(vae_time, 2),
+        program_seeds=len(seeds))
+    if quality is not None:
+      q = quality[i]
+      row.update(vae_r2_train=q['r2_train'], vae_r2_eval=q['r2_eval'],
+                 vae_kl=q['kl'], vae_active_dims=q['active_dims'],
+                 vae_head_accuracy=q['head_accuracy'])
+    rows.append(row)
+  return rows
 
 
 def _makedirs(path):

@@ -8,7 +8,12 @@ dataset, mean +- std over seeds per method, the best in bold; mean accuracy
 and mean rank per method; wins/ties/losses and a Wilcoxon signed-rank p
 against the baseline; published accuracies beside ours), summary.json (the
 same numbers), scatter.png (each augmentation against the baseline, one
-point per dataset) and bars.png (per-dataset accuracy with error bars).
+point per dataset), bars.png (per-dataset accuracy with error bars) and
+ranks.png (mean ranks with Nemenyi's critical difference, Demsar 2006).
+
+Several CSVs are summarised together (the shards of a sweep; or sweeps whose
+protocols differ in VAE fields alone, e.g. methods.csv and
+methods_contrastive.csv): see load_many.
 
 With --select_on=VALIDATION.csv (a sweep run with validation_fraction > 0),
 a further method takes, per dataset, the augmentation setting with the best
@@ -29,7 +34,8 @@ from lstsaug_jax import plotting
 from lstsaug_jax.experiments import results as results_lib
 
 BASELINE = results_lib.BASELINE
-CHOSEN = 'lstsaug (chosen on validation)'
+AUTO = results_lib.AUTO
+CHOSEN = 'chosen on validation'
 DEFAULT_ANCHOR_COLUMNS = ('resnet_fawaz2019_mean5', 'lstsaug_paper_baseline',
                           'lstsaug_paper_LA')
 # Means closer than this are a tie (accuracies are multiples of 1/n_test).
@@ -57,19 +63,77 @@ def load(path, evaluated_on=None):
         f'expected {evaluated_on!r} only.')
   for column in ('accuracy', 'weighted_f1'):
     df[column] = df[column].astype(float)
-  df['label'] = [
-      results_lib.Method(r.method, float(r.noise) if r.noise else None,
-                         int(r.num_samples) if r.num_samples else None).label
-      for r in df.itertuples()]
+  labels = {}
+  for r in df.itertuples():
+    if (r.method, r.settings) not in labels:
+      labels[(r.method, r.settings)] = results_lib.method_label(r.method,
+                                                                r.settings)
+  df['label'] = [labels[(r.method, r.settings)] for r in df.itertuples()]
+  return df
+
+
+def _protocol_of(path, digest):
+  known = {}
+  if os.path.exists(path + '.protocol.json'):
+    with open(path + '.protocol.json') as f:
+      known = json.load(f)
+  if digest not in known:
+    raise results_lib.ResultsError(
+        f'{path}.protocol.json does not record protocol {digest}, so what '
+        f'differs between {path} and the other CSVs cannot be checked; '
+        'summarise it alone.')
+  return known[digest]
+
+
+def load_many(paths, evaluated_on=None):
+  """Several results CSVs as one DataFrame.
+
+  CSVs of one protocol (e.g. the shards of a sweep) are joined as they
+  are. A CSV whose protocol differs from the first one's in VAE fields alone
+  (the classifiers train the same way) adds its methods under labels that
+  name the difference, e.g. `latent_class [vae.contrastive_weight=1.0]`;
+  any other difference is an error, since the comparison would not control
+  it. A (dataset, method, seed) in two CSVs is an error too.
+  """
+  frames = [load(p, evaluated_on) for p in paths]
+  first = frames[0]['config_hash'].iloc[0]
+  for path, df in zip(paths[1:], frames[1:]):
+    digest = df['config_hash'].iloc[0]
+    if digest == first:
+      continue
+    base, proto = _protocol_of(paths[0], first), _protocol_of(path, digest)
+    differ = sorted(k for k in set(base) | set(proto)
+                    if base.get(k) != proto.get(k))
+    others = [k for k in differ if not k.startswith('vae.')]
+    if others:
+      raise results_lib.ResultsError(
+          f'{path} was run under another protocol than {paths[0]} '
+          f'({", ".join(f"{k}: {base.get(k)!r} vs {proto.get(k)!r}" for k in others)}); '
+          'only CSVs that differ in VAE fields can be summarised together, '
+          'since anything else changes how the classifiers train.')
+    if (df['method'] == BASELINE).any():
+      raise results_lib.ResultsError(
+          f'{path} holds baseline rows, but its protocol differs from '
+          f"{paths[0]}'s in VAE fields only, so its baseline repeats the "
+          "first CSV's; run it with sweep.baseline=False.")
+    suffix = ', '.join(f'{k}={proto.get(k)!r}' for k in differ)
+    df['label'] = [f'{label} [{suffix}]' for label in df['label']]
+  df = pd.concat(frames, ignore_index=True)
+  repeated = df[df.duplicated(['dataset', 'label', 'seed'], keep=False)]
+  if len(repeated):
+    r = repeated.iloc[0]
+    raise results_lib.ResultsError(
+        f'{r["dataset"]} / {r["label"]} / seed {r["seed"]} appears in more '
+        f'than one of {", ".join(paths)}; each run may be summarised once.')
   return df
 
 
 def method_order(df):
-  """Baseline first, then augmentations by (noise, num_samples)."""
-  first = df.drop_duplicates('label')
-  key = lambda r: (r.method != BASELINE, r.method,
-                   float(r.noise or 0), int(r.num_samples or 0))
-  return [r.label for r in sorted(first.itertuples(), key=key)]
+  """Baseline first, auto last, the others as they first appear."""
+  first = list(df.drop_duplicates('label').itertuples())
+  key = lambda r: ((r.method != BASELINE) + 2 * (r.method == AUTO),
+                   first.index(r))
+  return [r.label for r in sorted(first, key=key)]
 
 
 def add_validation_choice(df, validation):
@@ -139,7 +203,9 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
                  overall=overall, seeds=sorted(int(s) for s in
                                                set(df['seed'])),
                  evaluated_on=sorted(set(df['evaluated_on'])),
-                 config_hash=df['config_hash'].iloc[0])
+                 config_hash='+'.join(dict.fromkeys(df['config_hash'])),
+                 critical_difference=critical_difference(len(labels),
+                                                         len(complete)))
   if anchors is not None:
     if not set(datasets) & set(anchors['dataset']):
       raise results_lib.ResultsError(
@@ -240,6 +306,11 @@ def markdown(summary, chosen=None):
     mean_acc = '-' if o['mean_accuracy'] is None else f'{o["mean_accuracy"]:.4f}'
     rank = '-' if o['mean_rank'] is None else f'{o["mean_rank"]:.2f}'
     lines.append(f'| {m} | {mean_acc} | {rank} | {wtl} | {p} |')
+  cd = summary.get('critical_difference')
+  if cd is not None and np.isfinite(cd):
+    lines += ['', f'Mean ranks closer than {cd:.2f} (Nemenyi critical '
+              f'difference at 0.05 for {len(labels)} methods on '
+              f'{len(complete)} datasets) are not distinguishable.']
   if summary.get('anchor_means'):
     lines += ['', 'Published accuracies against ours, each over the '
               'datasets both have (mean accuracy):', '',
@@ -290,6 +361,53 @@ def plot_scatter(path, summary):
   return path
 
 
+def critical_difference(num_methods, num_datasets, alpha=0.05):
+  """Nemenyi's critical difference of mean ranks (Demsar 2006): two methods
+  whose mean ranks differ by less are not distinguishable at `alpha`."""
+  if num_methods < 2 or num_datasets < 1:
+    return float('nan')
+  q = stats.studentized_range.ppf(1 - alpha, num_methods, np.inf) / np.sqrt(2)
+  return float(q * np.sqrt(num_methods * (num_methods + 1)
+                            / (6.0 * num_datasets)))
+
+
+def plot_ranks(path, summary):
+  """Mean ranks on one axis (1 = best, on the left), critical-difference
+  style: the bar on top spans Nemenyi's critical difference at 0.05, and
+  methods within it of each other are not distinguishable on these
+  datasets."""
+  labels = summary['methods']
+  ranks = {m: summary['overall'][m]['mean_rank'] for m in labels}
+  order = sorted(labels, key=lambda m: ranks[m])
+  cd = summary['critical_difference']
+  k = len(labels)
+  fig, ax = plotting.figure(figsize=(7.5, 1.2 + 0.28 * k), dpi=120)
+  ax.set_xlim(1, k)
+  ax.set_ylim(-(k + 1), 1.6)
+  ax.axhline(0, color='black', linewidth=1)
+  for r in range(1, k + 1):
+    ax.plot([r, r], [0, 0.15], color='black', linewidth=1)
+    ax.text(r, 0.3, str(r), ha='center', fontsize=8)
+  half = (k + 1) // 2
+  for i, m in enumerate(order):
+    y = -(i + 1) if i < half else -(k - i)
+    left = i < half
+    end = 1 if left else k
+    ax.plot([ranks[m], ranks[m], end], [0, y, y], color='C0', linewidth=1)
+    ax.text(end + (-0.05 if left else 0.05), y,
+            f'{m} ({ranks[m]:.2f})', ha='right' if left else 'left',
+            va='center', fontsize=7)
+  if np.isfinite(cd):
+    ax.plot([1, 1 + cd], [1.1, 1.1], color='C3', linewidth=2)
+    ax.text(1 + cd / 2, 1.25, f'CD = {cd:.2f} (Nemenyi, 0.05, '
+            f'{len(summary["complete_datasets"])} datasets)', ha='center',
+            fontsize=7, color='C3')
+  ax.axis('off')
+  fig.tight_layout()
+  fig.savefig(path)
+  return path
+
+
 def plot_bars(path, summary):
   labels = summary['methods']
   datasets = summary['datasets']
@@ -318,8 +436,12 @@ def plot_bars(path, summary):
 
 def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                   anchor_columns=DEFAULT_ANCHOR_COLUMNS):
-  """Writes summary.md, summary.json and the plots; returns their paths."""
-  df = load(csv_path)
+  """Writes summary.md, summary.json and the plots; returns their paths.
+  csv_path: one results CSV, or a list (see load_many); the summary goes
+  beside the first."""
+  paths = [csv_path] if isinstance(csv_path, str) else list(csv_path)
+  csv_path = paths[0]
+  df = load_many(paths)
   chosen = None
   if select_on:
     if set(df['evaluated_on']) != {'test'}:
@@ -341,6 +463,9 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
       summary['complete_datasets']:
     written['scatter'] = plot_scatter(os.path.join(out_dir, 'scatter.png'),
                                       summary)
+  if len(summary['methods']) > 1 and summary['complete_datasets']:
+    written['ranks'] = plot_ranks(os.path.join(out_dir, 'ranks.png'),
+                                  summary)
   files.atomic_write(written['markdown'], markdown(summary, chosen))
   files.atomic_write(written['json'], json.dumps(summary, indent=2) + '\n')
   return written
@@ -360,11 +485,12 @@ _SELECT_ON = flags.DEFINE_string(
 
 
 def main(argv):
-  if len(argv) != 2:
+  if len(argv) < 2:
     raise app.UsageError('Usage: python -m lstsaug_jax.experiments.summarize '
-                         'RESULTS.csv [--anchors=...] [--out=DIR]')
+                         'RESULTS.csv [MORE.csv ...] [--anchors=...] '
+                         '[--out=DIR]')
   try:
-    written = write_summary(argv[1], _OUT.value, _ANCHORS.value,
+    written = write_summary(argv[1:], _OUT.value, _ANCHORS.value,
                             _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value))
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None

@@ -21,6 +21,7 @@ from absl import flags
 import numpy as np
 
 import lstsaug_jax as lsa
+from lstsaug_jax import benchmark
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
 from lstsaug_jax import models
@@ -60,7 +61,7 @@ def overrides(variant):
 
 def main(argv):
   del argv
-  report = dict(seeds=_SEEDS.value, variants={})
+  report = dict(machine=benchmark.machine(), seeds=_SEEDS.value, variants={})
   for variant in _VARIANTS.value.split(';'):
     config = lsa.make_config(dict(overrides(variant), data_dir=_DATA_DIR.value,
                                   progress=False))

@@ -131,12 +131,32 @@ def start(argv, config):
         coordinator_address=config.coordinator_address or None,
         num_processes=config.num_processes or None,
         process_id=config.process_id if config.process_id >= 0 else None)
-  if config.compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir',
-                      os.path.abspath(config.compilation_cache_dir))
+  cache = compilation_cache_dir(config.compilation_cache_dir)
+  if cache:
+    jax.config.update('jax_compilation_cache_dir', cache)
     # Every program: on a CPU most of ours compile in under JAX's default
     # threshold of a second, and their sum is what a rerun waits for.
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
+def compilation_cache_dir(field, environ=None):
+  """The persistent compilation cache's folder for the config field, or
+  None (off).
+
+  'auto' (the default): JAX_COMPILATION_CACHE_DIR if set, else
+  $XDG_CACHE_HOME/lstsaug_jax/xla or ~/.cache/lstsaug_jax/xla; 'off' or
+  '': none; anything else: that folder.
+  """
+  environ = os.environ if environ is None else environ
+  if field in ('', 'off'):
+    return None
+  if field != 'auto':
+    return os.path.abspath(os.path.expanduser(field))
+  if environ.get('JAX_COMPILATION_CACHE_DIR'):
+    return os.path.abspath(environ['JAX_COMPILATION_CACHE_DIR'])
+  base = environ.get('XDG_CACHE_HOME') or os.path.join(
+      os.path.expanduser('~'), '.cache')
+  return os.path.join(base, 'lstsaug_jax', 'xla')
 
 
 def run(fn, *args):

@@ -95,7 +95,10 @@ def get_config():
   config.coordinator_address = ''
   config.num_processes = 0
   config.process_id = -1
-  config.compilation_cache_dir = ''  # persistent XLA cache ('' : off)
+  # The persistent XLA compilation cache of the command lines, so a rerun
+  # compiles nothing: 'auto' ($XDG_CACHE_HOME or ~/.cache/lstsaug_jax/xla,
+  # or JAX_COMPILATION_CACHE_DIR when set), 'off', or a folder.
+  config.compilation_cache_dir = 'auto'
 
   config.vae = ml_collections.ConfigDict()
   config.vae.hidden_dims = (256, 128, 64)

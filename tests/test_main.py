@@ -164,3 +164,41 @@ def test_inspection_command(shared_data):
   assert proc.returncode != 0
   assert 'closest: GunPoint' in proc.stderr
   assert 'Traceback' not in proc.stderr
+
+
+def test_compilation_cache_folder():
+  from lstsaug_jax import cli  # pylint: disable=g-import-not-at-top
+  assert cli.compilation_cache_dir('off', {}) is None
+  assert cli.compilation_cache_dir('', {}) is None
+  assert cli.compilation_cache_dir('/x/y', {}) == '/x/y'
+  assert cli.compilation_cache_dir(
+      'auto', {'XDG_CACHE_HOME': '/c'}) == '/c/lstsaug_jax/xla'
+  assert cli.compilation_cache_dir(
+      'auto', {'XDG_CACHE_HOME': '/c', 'JAX_COMPILATION_CACHE_DIR': '/j'}
+  ) == '/j'
+  assert cli.compilation_cache_dir('auto', {}) == os.path.join(
+      os.path.expanduser('~'), '.cache', 'lstsaug_jax', 'xla')
+
+
+def test_a_second_identical_run_compiles_nothing(tmp_path):
+  """The default cache ('auto', here under XDG_CACHE_HOME): every program
+  of the second run comes from it, so it adds no entry."""
+  env = {k: v for k, v in os.environ.items()
+         if k != 'JAX_COMPILATION_CACHE_DIR'}
+  env.update(PYTHONPATH=ROOT, JAX_PLATFORMS='cpu',
+             XDG_CACHE_HOME=str(tmp_path / 'cache'))
+  cache = tmp_path / 'cache' / 'lstsaug_jax' / 'xla'
+
+  def run():
+    proc = subprocess.run(
+        [sys.executable, '-m', 'lstsaug_jax.main', '--config=configs/tiny.py',
+         '--config.num_epochs=1', '--config.baseline=True',
+         '--config.progress=False',
+         f'--config.results_dir={tmp_path / "results"}',
+         f'--config.model_dir={tmp_path / "models"}'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return set(os.listdir(cache))
+  first = run()
+  assert len(first) > 3  # the stages' programs
+  assert run() == first

@@ -160,5 +160,12 @@ def get_config():
   # Published accuracies to print beside ours ('' : none), e.g.
   # ../shared/reference/anchors_dev.csv.
   config.sweep.anchors = ''
+  # Sweeps across machines that share a file system (a scheduler's job
+  # array runs one shard each): shard k of num_shards runs every
+  # num_shards-th dataset from the k-th, into its own CSV
+  # (results_csv with -shard{k}of{num_shards} before .csv); `summarize`
+  # reads them together.
+  config.sweep.shard = 0
+  config.sweep.num_shards = 1
 
   return config

@@ -11,6 +11,9 @@ from configs.experiments import cpu_small_noise
 from configs.experiments import cpu_small_validation
 from configs.experiments import dev26
 from configs.experiments import fawaz2019
+from configs.experiments import methods
+from configs.experiments import methods_contrastive
+from configs.experiments import methods_other12
 from lstsaug_jax import pipeline
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
@@ -96,10 +99,12 @@ def test_added_seeds_run_alone_and_validation_rows(tiny_config, tmp_path):
     ('augmentations', ('magic',), "Unknown augmentation method 'magic'"),
     ('augmentations', ((0.1, 1), (0.1, 1)), 'twice'),
     ('datasets', (), 'empty'),
+    ('shard', 2, r'sweep.shard=2 must be an integer in \[0, 2\)'),
 ])
 def test_bad_sweep_fields_are_named(tiny_config, tmp_path, field, value,
                                     message):
   config = sweep_config(tiny_config, tmp_path / 'r.csv')
+  config.sweep.num_shards = 2
   config.sweep[field] = value
   with pytest.raises(ValueError, match=message):
     runner.run_sweep(config)
@@ -118,7 +123,7 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
 
 def test_shipped_sweep_configs():
   for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
-                 dev26):
+                 dev26, methods, methods_contrastive, methods_other12):
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
@@ -140,6 +145,19 @@ def test_shipped_sweep_configs():
   assert (plan(9).num_epochs, plan(9).batch_size) == (1500, 1)
   assert (plan(2000).num_epochs, plan(2000).batch_size) == (1500, 64)
   assert config.classifier.model_selection == 'min_train_loss'
+  # Issue 9's comparison: a batch floor of 8 and the baseline's steps.
+  config = methods.get_config()
+  plan = lambda n, m=None: pipeline.classifier_plan(config, n, m)
+  assert (plan(20).batch_size, plan(20).steps) == (8, 300)
+  assert plan(20, 40).steps == 300 and plan(20, 40).batch_size == 8
+  assert plan(300).batch_size == 30 and plan(300).steps == 400
+  # The contrastive sweep differs in VAE fields alone, so summarize reads
+  # its CSV beside methods.csv; the other 12 are cpu_small's complement.
+  a = results.protocol(methods.get_config())
+  b = results.protocol(methods_contrastive.get_config())
+  assert {k for k in a if a[k] != b[k]} == {'vae.contrastive_weight'}
+  other = methods_other12.get_config().sweep.datasets
+  assert len(other) == 12 and not set(other) & set(cpu_small.DATASETS)
 
 
 def test_command_line_sweep_and_its_errors(tmp_path):
@@ -162,3 +180,32 @@ def test_command_line_sweep_and_its_errors(tmp_path):
   assert len(results.read_rows(str(csv))) == 2  # nothing lost
   failed = run('--config.sweep.augmentations=latent(num_samples=-1)')
   assert 'Invalid sweep config' in failed.stderr
+
+
+def test_shards_split_the_datasets_into_their_own_csvs(tiny_config, tmp_path):
+  from tests.conftest import write_pair  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
+  rows = lambda n: ''.join(f'{i % 2 + 1}\t' + '\t'.join(
+      str((i % 2) * 2 - 1 + 0.1 * ((i * 7 + t) % 5)) for t in range(16))
+                           + '\n' for i in range(n))
+  write_pair(tiny_config.data_dir, 'Toy', rows(12), rows(10))
+  config = sweep_config(tiny_config, tmp_path / 'r.csv')
+  config.sweep.datasets = ('synthetic:cbf', 'Toy')
+  config.sweep.augmentations = ()
+  config.num_seeds = 1
+  config.sweep.num_shards = 2
+  paths = []
+  for shard in (0, 1):
+    config.sweep.shard = shard
+    paths.append(runner.run_sweep(config))
+  assert [os.path.basename(p) for p in paths] == ['r-shard0of2.csv',
+                                                  'r-shard1of2.csv']
+  assert [[r['dataset'] for r in results.read_rows(p)] for p in paths] == [
+      ['synthetic:cbf'], ['Toy']]
+  assert not os.path.exists(tmp_path / 'r.csv')
+  joined = summarize.summarise(summarize.load_many(paths))
+  assert joined['complete_datasets'] == ['synthetic:cbf', 'Toy']
+  config.sweep.num_shards = 3  # a shard with no dataset runs nothing
+  config.sweep.shard = 2
+  config.sweep.datasets = ('Toy',)
+  assert runner.run_sweep(config) is None

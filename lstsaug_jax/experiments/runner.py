@@ -89,6 +89,12 @@ def validate_sweep(config):
     problems.append('sweep.augmentations lists a setting twice')
   if not s.results_csv:
     problems.append('sweep.results_csv is empty')
+  if not (isinstance(s.num_shards, int) and s.num_shards >= 1):
+    problems.append(f'sweep.num_shards={s.num_shards!r} must be an integer '
+                    '>= 1')
+  elif not (isinstance(s.shard, int) and 0 <= s.shard < s.num_shards):
+    problems.append(f'sweep.shard={s.shard!r} must be an integer in '
+                    f'[0, {s.num_shards})')
   if problems:
     raise ConfigError('Invalid sweep config: ' + '; '.join(problems) + '. Fix '
                       'these fields (e.g. --config.sweep.FIELD=VALUE) and run '
@@ -135,6 +141,18 @@ def dataset_config(config, name):
   return c
 
 
+def shard_csv(path, shard, num_shards):
+  """The CSV of one shard: PATH-shard{k}of{n}.csv (PATH itself for one)."""
+  if num_shards == 1:
+    return path
+  stem, ext = os.path.splitext(path)
+  return f'{stem}-shard{shard}of{num_shards}{ext or ".csv"}'
+
+
+def shard_datasets(datasets, shard, num_shards):
+  return tuple(datasets[shard::num_shards])
+
+
 def run_sweep(config):
   """Runs what the CSV does not hold yet; returns the results path."""
   from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
@@ -142,7 +160,15 @@ def run_sweep(config):
   validate_sweep(config)
   if config.sweep.anchors:
     summarize.read_anchors(config.sweep.anchors)  # fail now, not after hours
-  csv_path = os.path.abspath(config.sweep.results_csv)
+  s = config.sweep
+  if s.num_shards > 1:
+    config = config.copy_and_resolve_references()
+    config.sweep.datasets = shard_datasets(s.datasets, s.shard, s.num_shards)
+    if not config.sweep.datasets:
+      logging.info('Shard %d of %d has no datasets (%d in the sweep).',
+                   s.shard, s.num_shards, len(s.datasets))
+      return None
+  csv_path = os.path.abspath(shard_csv(s.results_csv, s.shard, s.num_shards))
   with results_lib.Lock(csv_path):
     _run_sweep(config, csv_path)
   if config.sweep.summarize:

@@ -311,7 +311,12 @@ def save_vae(path, params, metadata):
   retired = None
   try:
     os.makedirs(staging)
-    checkpointer = ocp.StandardCheckpointer()
+    # One process writes (multi-host: process 0, with the gathered
+    # parameters), so Orbax must not wait for the others.
+    me = jax.process_index()
+    checkpointer = ocp.StandardCheckpointer(
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            primary_host=me, active_processes={me}))
     checkpointer.save(os.path.join(staging, PARAMS), params)
     checkpointer.wait_until_finished()
     checkpointer.close()

@@ -126,7 +126,9 @@ def start(argv, config):
     handler.setFormatter(std_logging.Formatter('%(message)s'))
     handler.addFilter(_OwnRecords())
   if config.distributed:
-    # Multi-host (README "Many seeds, many devices").
+    # Multi-host (README "Many seeds, many devices"). CPU processes need a
+    # collectives backend to exchange arrays (GPUs and TPUs bring theirs).
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
     jax.distributed.initialize(
         coordinator_address=config.coordinator_address or None,
         num_processes=config.num_processes or None,

@@ -10,6 +10,7 @@ nothing is placed and nothing changes.
 import dataclasses
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
@@ -38,7 +39,7 @@ class Placement:
       return tree
     sharding = NamedSharding(self.mesh, spec)
     def put(a):
-      a = np.asarray(a)
+      a = to_host(a)
       return jax.make_array_from_callback(a.shape, sharding, lambda i: a[i])
     return jax.tree_util.tree_map(put, tree)
 
@@ -49,6 +50,32 @@ class Placement:
   def shared(self, tree):
     """Arrays every device needs whole (the training and test data)."""
     return self._put(tree, P())
+
+
+def to_host(tree):
+  """Every array of `tree` as a NumPy array holding its whole value; arrays
+  that span several processes (multi-host) are gathered from all of them
+  first. Every process must call it, in the same order."""
+  def get(a):
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+      return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
+  return jax.tree_util.tree_map(get, tree)
+
+
+def gathered(tree):
+  """Arrays that span several processes as NumPy arrays (gathered); the
+  others as they are. At stage boundaries, so that what a stage returns is
+  whole on every process."""
+  return jax.tree_util.tree_map(
+      lambda a: to_host(a) if isinstance(a, jax.Array)
+      and not a.is_fully_addressable else a, tree)
+
+
+def is_writer():
+  """Whether this process writes files: process 0 of a multi-host run (the
+  others compute the same results and write nothing)."""
+  return jax.process_index() == 0
 
 
 def make_placement(num_seeds, num_devices=0):

@@ -123,7 +123,7 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
                         desc='VAE', learning_rate=config.learning_rate,
                         on_epoch=lambda r: logger.log('vae', r),
                         progress=config.progress, seeds=seeds)
-  return states.params
+  return parallel.gathered(states.params)
 
 
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
@@ -178,6 +178,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
       model_selection=c.model_selection, seeds=seeds, w=w,
       aug_states=None if aug_states is None else placement.per_seed(
           aug_states), num_examples=n)
+  states = parallel.gathered(states)
   preds = train.predict(model, states, x_test, config.eval_batch_size,
                         desc=stage)
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
@@ -319,9 +320,10 @@ def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
     vae_params = train_vae(config, vae, dataset.x_train, dataset.y_train,
                            keys['vae_init'], keys['vae_train'], logger,
                            placement, seeds)
-    checkpoint.save_vae(ckpt_path, vae_params, meta)
-    written.add(f'the VAE checkpoint {ckpt_path}')
-    logging.info('Saved the trained VAE to %s', ckpt_path)
+    if parallel.is_writer():
+      checkpoint.save_vae(ckpt_path, vae_params, meta)
+      written.add(f'the VAE checkpoint {ckpt_path}')
+      logging.info('Saved the trained VAE to %s', ckpt_path)
     results['vae_source'] = 'trained'
   results['wall_time_s']['vae'] = time.perf_counter() - start
   quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
@@ -444,20 +446,27 @@ def run(config):
   vae_params, ckpt_path, meta = (prepare_vae(config, dataset, vae, seeds,
                                              keys) if with_vae
                                  else (None, None, None))
-  files.check_writable_dir(config.results_dir, 'results_dir')
-
-  run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
+  # Multi-host: process 0 writes; the others compute the same and write
+  # nothing (README "Many seeds, many devices").
+  writer = parallel.is_writer()
+  if writer:
+    files.check_writable_dir(config.results_dir, 'results_dir')
+    run_dir = reporting.make_run_dir(config.results_dir, config.dataset)
+    files.atomic_write(os.path.join(run_dir, 'config.json'),
+                       config.to_json_best_effort(indent=2, sort_keys=True)
+                       + '\n')
+    logging.info('Run directory: %s', run_dir)
+  else:
+    run_dir = None
   written = _Written(run_dir)
-  files.atomic_write(os.path.join(run_dir, 'config.json'),
-                     config.to_json_best_effort(indent=2, sort_keys=True)
-                     + '\n')
   written.add('config.json')
-  logging.info('Run directory: %s', run_dir)
   if placement.mode != 'single':
     logging.info('%d devices, sharding the %s.', placement.num_devices,
                  'seeds' if placement.mode == 'seeds' else 'batches')
-  wandb_run = reporting.start_wandb(config, run_dir) if config.wandb else None
-  logger = reporting.MetricsLogger(run_dir, wandb_run)
+  wandb_run = (reporting.start_wandb(config, run_dir)
+               if config.wandb and writer else None)
+  logger = (reporting.MetricsLogger(run_dir, wandb_run) if writer
+            else reporting.NullLogger())
   results = dict(dataset=config.dataset, run_dir=run_dir,
                  seeds=seeds,
                  evaluated_on=('validation' if config.validation_fraction
@@ -482,7 +491,7 @@ def run(config):
                    'to train the classifiers, or --config.augment_plot=True '
                    'for a plot of latent neighbours.')
 
-    if config.augment_plot:
+    if config.augment_plot and writer:
       path = plot_stage(config, dataset, vae, vae_params, keys, run_dir)
       written.add('augment.png')
       results['augment_plot'] = path
@@ -505,7 +514,7 @@ def run(config):
       if scores is not None:
         predictions['augmented'] = scores['predictions']
         classifiers['augmented'] = (scores['model'], scores['states'])
-    if config.export_synthetic and fixed is not None:
+    if config.export_synthetic and fixed is not None and writer:
       results['synthetic_files'] = export_synthetic(run_dir, dataset, seeds,
                                                     fixed)
       written.add('synthetic/')
@@ -515,7 +524,7 @@ def run(config):
 
     results['peak_host_memory_mb'] = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if predictions:
+    if predictions and writer:
       # Per stage, each seed's predicted class of every evaluation series
       # (class indices into class_names), beside the true ones.
       buffer = io.BytesIO()
@@ -524,7 +533,8 @@ def run(config):
       files.atomic_write(os.path.join(run_dir, 'predictions.npz'),
                          buffer.getvalue())
       written.add('predictions.npz')
-    files.write_json(os.path.join(run_dir, 'results.json'), results)
+    if writer:
+      files.write_json(os.path.join(run_dir, 'results.json'), results)
   except TrainingError as e:
     raise TrainingError(written.fail(e, logger)) from None
   except OSError as e:
@@ -533,5 +543,6 @@ def run(config):
         f'Writing the run\'s outputs failed ({e}).', logger)) from None
   finally:
     logger.close()
-  logging.info('Results written to %s', run_dir)
+  if writer:
+    logging.info('Results written to %s', run_dir)
   return Run(results, dataset, vae, vae_params, classifiers, fixed)

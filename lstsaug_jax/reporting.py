@@ -26,6 +26,20 @@ def make_run_dir(results_dir, dataset):
                     '1000 runs started this second already exist.')
 
 
+class NullLogger:
+  """A MetricsLogger that keeps nothing (the non-writing processes of a
+  multi-host run)."""
+
+  records = 0
+  last = None
+
+  def log(self, stage, record):
+    del stage, record
+
+  def close(self):
+    pass
+
+
 class MetricsLogger:
   """Appends per-epoch records to metrics.jsonl, and to wandb if enabled.
 

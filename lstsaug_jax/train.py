@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from optax import contrib as optax_contrib
 
+from lstsaug_jax import parallel
 from lstsaug_jax.errors import TrainingError
 
 
@@ -351,14 +352,14 @@ def predict(model, states, x, batch_size=512, desc='classifier'):
   preds, finite = zip(*(_classifier_predictions(model, states,
                                                 x[i:i + batch_size])
                         for i in range(0, padded, batch_size)))
-  finite = np.asarray(jnp.concatenate(finite, axis=1)[:, :n])
+  finite = parallel.to_host(jnp.concatenate(finite, axis=1))[:, :n]
   if not finite.all():
     seed, example = np.argwhere(~finite)[0]
     raise TrainingError(
         f'{desc}: the model of seed index {seed} gives NaN or infinite '
         f'outputs (first on evaluation series {example}), so it has no '
         'accuracy to report. Lower the learning rate and train again.')
-  return np.asarray(jnp.concatenate(preds, axis=1)[:, :n])
+  return parallel.to_host(jnp.concatenate(preds, axis=1))[:, :n]
 
 
 # --- The epoch loop ----------------------------------------------------------
@@ -425,7 +426,7 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
                 epoch=jnp.zeros((num_seeds,), jnp.int32))
 
   def record(epoch, metrics, extra):
-    metrics, extra = jax.device_get((metrics, extra))
+    metrics, extra = parallel.to_host((metrics, extra))
     bad = np.flatnonzero(~np.isfinite(metrics['loss']))
     if len(bad):
       bar.close()
@@ -469,4 +470,4 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
     return states, np.full((num_seeds,), num_epochs)
   params, batch_stats = best['variables']
   return (states.replace(params=params, batch_stats=batch_stats),
-          np.asarray(best['epoch']))
+          parallel.to_host(best['epoch']))

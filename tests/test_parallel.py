@@ -1,12 +1,14 @@
 """Many devices on a CPU: XLA's forced host device count, in a subprocess
 (the device count is fixed when JAX starts)."""
 
+import glob
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT
 
@@ -26,14 +28,18 @@ for name, seeds, devices in [('data_parallel', 1, 4),
   config.model_dir = sys.argv[1] + '/' + name
   config.num_epochs = 3
   config.baseline = True
-  config.test_augment = True
+  # The data-parallel run checks the VAE and baseline stages; the seed
+  # runs the augmented one too (its training set has a seed axis).
+  config.test_augment = name != 'data_parallel'
+  config.augment_plot = name == 'data_parallel'  # so the VAE trains
   config.num_seeds = seeds
   config.num_devices = devices
   results = pipeline.run(config).results
   with open(results['run_dir'] + '/metrics.jsonl') as f:
     records = [json.loads(l) for l in f]
   losses = [r['loss'] for r in records]
-  first_seed = [r['loss'] for r in records if r['seed_index'] == 0]
+  first_seed = [(r['stage'], r['loss']) for r in records
+                if r['seed_index'] == 0]
   out[name] = dict(devices=results['devices'],
                    placement=results['device_placement'], losses=losses,
                    first_seed=first_seed)
@@ -60,8 +66,68 @@ def test_sharded_runs_match_single_device(tmp_path):
   # reference of the data-parallel one-seed run.
   reference = runs['seeds_one_device']['first_seed']
   assert len(reference) == 9  # 3 stages x 3 epochs
-  np.testing.assert_allclose(runs['data_parallel']['losses'], reference,
-                             rtol=2e-3)
+  np.testing.assert_allclose(
+      runs['data_parallel']['losses'],
+      [loss for stage, loss in reference if stage != 'augmented'], rtol=2e-3)
   a, b = runs['seeds_one_device'], runs['seeds_sharded']
   assert len(a['losses']) == len(b['losses'])
   np.testing.assert_allclose(a['losses'], b['losses'], rtol=2e-3)
+
+
+def _free_port():
+  import socket  # pylint: disable=g-import-not-at-top
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_give_one_process_results(tmp_path):
+  """Two JAX processes on 127.0.0.1 (jax.distributed, CPU collectives), one
+  seed each, give the one-process two-seed run's results; only process 0
+  writes."""
+  # VAE (its checkpoint and plot: process 0's) and baseline stages.
+  common = ['--config=configs/tiny.py', '--config.num_seeds=2',
+            '--config.num_epochs=2', '--config.baseline=True',
+            '--config.augment_plot=True', '--config.progress=False']
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+
+  def command(out, *extra):
+    return [sys.executable, '-m', 'lstsaug_jax.main', *common,
+            f'--config.results_dir={out}/results',
+            f'--config.model_dir={out}/models', *extra]
+  port = _free_port()
+  procs = [subprocess.Popen(
+      command(tmp_path / 'multi', '--config.distributed=True',
+              f'--config.coordinator_address=127.0.0.1:{port}',
+              '--config.num_processes=2', f'--config.process_id={k}'),
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True) for k in (0, 1)]
+  outs = [p.communicate(timeout=600) for p in procs]
+  single = subprocess.run(command(tmp_path / 'single'), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  assert single.returncode == 0, single.stderr[-3000:]
+
+  def read(out):
+    runs = glob.glob(str(out / 'results' / '*' / '*' / 'results.json'))
+    assert len(runs) == 1, runs  # one run directory: process 0's
+    with open(runs[0]) as f:
+      results = json.load(f)
+    with open(os.path.join(os.path.dirname(runs[0]), 'metrics.jsonl')) as f:
+      records = [json.loads(l) for l in f]
+    return results, records
+  multi, multi_records = read(tmp_path / 'multi')
+  one, one_records = read(tmp_path / 'single')
+  assert multi['devices'] == 2 and multi['device_placement'] == 'seeds'
+  assert len(os.listdir(tmp_path / 'multi' / 'models')) == 1
+  assert ([(r['stage'], r['epoch'], r['seed_index']) for r in multi_records]
+          == [(r['stage'], r['epoch'], r['seed_index'])
+              for r in one_records])
+  np.testing.assert_allclose([r['loss'] for r in multi_records],
+                             [r['loss'] for r in one_records], rtol=2e-3)
+  assert os.path.exists(multi['augment_plot'])
+  np.testing.assert_allclose(multi['baseline_accuracy_per_seed'],
+                             one['baseline_accuracy_per_seed'], atol=0.02)
+  assert multi['vae_quality']['r2_train'] == pytest.approx(
+      one['vae_quality']['r2_train'], abs=1e-3)

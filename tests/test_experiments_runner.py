@@ -100,12 +100,16 @@ def test_added_seeds_run_alone_and_validation_rows(tiny_config, tmp_path):
     ('augmentations', ((0.1, 1), (0.1, 1)), 'twice'),
     ('datasets', (), 'empty'),
     ('shard', 2, r'sweep.shard=2 must be an integer in \[0, 2\)'),
+    ('distributed', True, 'run it across machines as shards'),
 ])
 def test_bad_sweep_fields_are_named(tiny_config, tmp_path, field, value,
                                     message):
   config = sweep_config(tiny_config, tmp_path / 'r.csv')
   config.sweep.num_shards = 2
-  config.sweep[field] = value
+  if field == 'distributed':
+    config.distributed = value
+  else:
+    config.sweep[field] = value
   with pytest.raises(ValueError, match=message):
     runner.run_sweep(config)
   assert not os.path.exists(tmp_path / 'r.csv')

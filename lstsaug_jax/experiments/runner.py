@@ -89,6 +89,10 @@ def validate_sweep(config):
     problems.append('sweep.augmentations lists a setting twice')
   if not s.results_csv:
     problems.append('sweep.results_csv is empty')
+  if config.distributed:
+    problems.append('distributed=True: a sweep is not one multi-host '
+                    'program; run it across machines as shards '
+                    '(sweep.shard / sweep.num_shards), one process each')
   if not (isinstance(s.num_shards, int) and s.num_shards >= 1):
     problems.append(f'sweep.num_shards={s.num_shards!r} must be an integer '
                     '>= 1')

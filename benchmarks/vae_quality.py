@@ -21,11 +21,12 @@ from absl import flags
 import numpy as np
 
 import lstsaug_jax as lsa
-from lstsaug_jax import benchmark
+from lstsaug_jax import configuration
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
 from lstsaug_jax import models
 from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
 
 sys.path.insert(0, '.')
 from configs.experiments import cpu_small  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -49,7 +50,7 @@ def overrides(variant):
   if variant.strip() in ('', 'default'):
     return {}
   out = {}
-  for part in variant.split(','):
+  for part in configuration.split_top_level(variant):
     key, value = part.split('=')
     try:
       value = eval(value, {})  # pylint: disable=eval-used
@@ -61,7 +62,7 @@ def overrides(variant):
 
 def main(argv):
   del argv
-  report = dict(machine=benchmark.machine(), seeds=_SEEDS.value, variants={})
+  report = dict(machine=reporting.machine(), seeds=_SEEDS.value, variants={})
   for variant in _VARIANTS.value.split(';'):
     config = lsa.make_config(dict(overrides(variant), data_dir=_DATA_DIR.value,
                                   progress=False))

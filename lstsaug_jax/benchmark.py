@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstsaug_jax import models
+from lstsaug_jax import reporting
 from lstsaug_jax import train
 
 _MODELS = flags.DEFINE_list('models', ['vae', 'resnet_lstsaug', 'resnet_wang'],
@@ -56,24 +57,6 @@ _ONLINE_SHAPES = flags.DEFINE_list(
     'online_shapes', ['50x150/8', '300x150/64'],
     'Training sets of the on-the-fly table, as NxLENGTH/BATCH.')
 _JSON = flags.DEFINE_string('json', None, 'Write every figure here.')
-
-
-def machine():
-  """The CPU model and library versions figures are measured with (the
-  machine changes between sessions: every figure names it)."""
-  import flax  # pylint: disable=g-import-not-at-top
-  import optax  # pylint: disable=g-import-not-at-top
-  cpu = platform.processor()
-  try:
-    with open('/proc/cpuinfo') as f:
-      cpu = next(l.split(':', 1)[1].strip() for l in f
-                 if l.startswith('model name'))
-  except (OSError, StopIteration):
-    pass
-  return dict(cpu=cpu, cpus=os.cpu_count(),
-              device=str(jax.devices()[0].device_kind),
-              python=platform.python_version(), jax=jax.__version__,
-              flax=flax.__version__, optax=optax.__version__)
 
 
 def median_time(fn, repeats):
@@ -311,7 +294,7 @@ def main(argv):
   n = _MATMUL_N.value or (2048 if device.platform == 'cpu' else 8192)
   report = dict(device=str(device.device_kind), platform=device.platform,
                 devices=jax.device_count(), jax=jax.__version__,
-                host=platform.node(), cpus=os.cpu_count(), machine=machine(),
+                host=platform.node(), cpus=os.cpu_count(), machine=reporting.machine(),
                 command=' '.join(sys.argv))
   print(f'device: {report["device"]} ({report["platform"]}, '
         f'{report["devices"]} devices), jax {jax.__version__}', flush=True)

@@ -49,6 +49,9 @@ VAE_FIELDS = ('dataset', 'normalisation', 'missing_values', 'variable_length',
 # Fields that matter only in some runs.
 VALIDATION_FIELDS = ('validation_seed',)  # with validation_fraction > 0
 SYNTHETIC_FIELDS = ('synthetic_train_size', 'synthetic_seed')  # synthetic:
+# Added after checkpoints had names: in them only when not the default
+# (mlp), so the names of earlier checkpoints stay valid.
+ARCH_FIELDS = ('vae.arch',)
 # What the data determine; checked on restore as well.
 DATA_FIELDS = ('series_length', 'num_channels', 'num_classes', 'class_names',
                'data_fingerprint')
@@ -66,6 +69,8 @@ def vae_fields(config):
     fields += VALIDATION_FIELDS
   if config.dataset.startswith('synthetic:'):
     fields += SYNTHETIC_FIELDS
+  if config.vae.arch != 'mlp':
+    fields += ARCH_FIELDS
   return {f: _json_value(flat[f]) for f in fields}
 
 

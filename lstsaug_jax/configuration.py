@@ -136,6 +136,7 @@ RULES = {
     'num_processes': integer(0),
     'process_id': integer(-1),
     'compilation_cache_dir': text(),
+    'vae.arch': one_of(list(models.VAE_ARCHS)),
     'vae.hidden_dims': int_tuple(),
     'vae.output_activation': one_of(sorted(models.OUTPUT_ACTIVATIONS)),
     'vae.plateau_factor': number(0, 1, low_open=True),

@@ -101,6 +101,9 @@ def get_config():
   config.compilation_cache_dir = 'auto'
 
   config.vae = ml_collections.ConfigDict()
+  # 'mlp' (the original's) or 'conv': convolutions with pooling by 2, whose
+  # channels are hidden_dims (e.g. (32, 64, 64)); see README "Config fields".
+  config.vae.arch = 'mlp'
   config.vae.hidden_dims = (256, 128, 64)
   # 'linear' (default) or 'sigmoid' (the original's): a sigmoid cannot produce
   # the negative values of z-normalised series.

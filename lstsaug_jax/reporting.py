@@ -136,3 +136,23 @@ def format_table(results):
   width = max(len(k) for k, _ in rows)
   line = '-' * (width + 3 + max(len(v) for _, v in rows))
   return '\n'.join([line] + [f'{k:<{width}} | {v}' for k, v in rows] + [line])
+
+
+def machine():
+  """The CPU model and library versions figures are measured with (the
+  machine changes between sessions: every figure names it)."""
+  import platform  # pylint: disable=g-import-not-at-top
+  import flax  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import optax  # pylint: disable=g-import-not-at-top
+  cpu = platform.processor()
+  try:
+    with open('/proc/cpuinfo') as f:
+      cpu = next(l.split(':', 1)[1].strip() for l in f
+                 if l.startswith('model name'))
+  except (OSError, StopIteration):
+    pass
+  return dict(cpu=cpu, cpus=os.cpu_count(),
+              device=str(jax.devices()[0].device_kind),
+              python=platform.python_version(), jax=jax.__version__,
+              flax=flax.__version__, optax=optax.__version__)

@@ -51,7 +51,8 @@ def test_round_trip(tiny_config):
 @pytest.mark.parametrize('field, value', [
     ('seed', 7), ('vae.hidden_dims', (32, 16)), ('normalisation', 'channel'),
     ('learning_rate', 1e-2), ('vae.plateau_patience', 3),
-    ('missing_values', 'error'), ('validation_fraction', 0.25)])
+    ('missing_values', 'error'), ('validation_fraction', 0.25),
+    ('vae.beta', 0.01), ('vae.contrastive_weight', 1.0), ('vae.arch', 'conv')])
 def test_every_field_that_changes_the_vae_changes_its_name(tiny_config, field,
                                                            value):
   before = checkpoint.checkpoint_name(tiny_config)
@@ -65,6 +66,9 @@ def test_every_field_that_changes_the_vae_changes_its_name(tiny_config, field,
 
 def test_fields_that_do_not_change_the_vae_keep_its_name(tiny_config):
   before = checkpoint.checkpoint_name(tiny_config)
+  # vae.arch came later: at its default ('mlp') it is not in the digest, so
+  # the names of checkpoints saved before it existed stay valid.
+  assert 'vae.arch' not in checkpoint.vae_fields(tiny_config)
   tiny_config.classifier.learning_rate = 0.5
   tiny_config.noise = 0.7
   tiny_config.results_dir = '/elsewhere'

@@ -147,3 +147,25 @@ def test_batchnorm_statistics_ignore_masked_rows():
 def test_unknown_architecture_is_a_clear_error():
   with pytest.raises(ValueError, match='resnet_wang'):
     models.create_classifier('resnet50', 2)
+
+
+@pytest.mark.parametrize('length', [15, 24, 150])
+def test_conv_vae_shapes_for_any_length(length):
+  """The conv VAE pads to a multiple of 2^stages and crops back: series of
+  any length, several channels, and decoded latents of any leading shape."""
+  vae = models.VAE(series_length=length, num_classes=3, num_channels=2,
+                   latent_dim=8, hidden_dims=(16, 32, 32), arch='conv')
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 2, length))
+  params = vae.init(jax.random.PRNGKey(1), x, jax.random.PRNGKey(2))
+  recon, mean, logvar, logits = vae.apply(params, x, jax.random.PRNGKey(3))
+  assert recon.shape == x.shape
+  assert mean.shape == logvar.shape == (4, 8) and logits.shape == (4, 3)
+  z = jnp.zeros((5, 4, 8))
+  assert vae.apply(params, z, method=models.VAE.decode).shape == (5, 4, 2,
+                                                                   length)
+  # Convolution weights are shared along time: only the dense layer to the
+  # latent statistics grows with the length (ceil(L / 8) positions).
+  count = sum(a.size for a in jax.tree_util.tree_leaves(
+      params['params']['encoder']))
+  convs = 5 * 2 * 16 + 16 + 5 * 16 * 32 + 32 + 5 * 32 * 32 + 32
+  assert count == convs + (-(-length // 8)) * 32 * 16 + 16

@@ -89,6 +89,12 @@ def row_key(row):
   return tuple(row[k] for k in KEY)
 
 
+# Fields added after results CSVs existed, with the value that means what
+# the CSVs were run with: left out of the protocol at that value, so their
+# hashes stay valid.
+LATER_DEFAULTS = {'vae.arch': 'mlp'}
+
+
 def protocol(config):
   """The config fields that decide how each run trains (a flat dict)."""
   flat = {}
@@ -100,7 +106,7 @@ def protocol(config):
         continue
       if isinstance(v, dict):
         walk(name + '.', v)
-      else:
+      elif LATER_DEFAULTS.get(name, flat) != v:
         flat[name] = list(v) if isinstance(v, tuple) else v
   walk('', config.to_dict())
   return flat

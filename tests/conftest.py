@@ -44,9 +44,12 @@ def shared_data():
 
 # One persistent compilation cache for the session, in a temporary folder:
 # many tests (and their subprocesses) compile the same tiny programs.
-_JAX_CACHE = tempfile.mkdtemp(prefix='lstsaug-tests-jax-cache-')
-atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
-os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _JAX_CACHE)
+# Made by the first process only (pytest-xdist's workers inherit it through
+# the environment, so they share it and leave its removal to that process).
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  _JAX_CACHE = tempfile.mkdtemp(prefix='lstsaug-tests-jax-cache-')
+  atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = _JAX_CACHE
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 

@@ -381,14 +381,14 @@ def plot_ranks(path, summary):
   order = sorted(labels, key=lambda m: ranks[m])
   cd = summary['critical_difference']
   k = len(labels)
-  fig, ax = plotting.figure(figsize=(7.5, 1.2 + 0.28 * k), dpi=120)
+  half = (k + 1) // 2  # the best half labelled on the left, the rest right
+  fig, ax = plotting.figure(figsize=(7.5, 1.0 + 0.3 * half), dpi=120)
   ax.set_xlim(1, k)
-  ax.set_ylim(-(k + 1), 1.6)
+  ax.set_ylim(-(half + 0.6), 1.6)
   ax.axhline(0, color='black', linewidth=1)
   for r in range(1, k + 1):
     ax.plot([r, r], [0, 0.15], color='black', linewidth=1)
     ax.text(r, 0.3, str(r), ha='center', fontsize=8)
-  half = (k + 1) // 2
   for i, m in enumerate(order):
     y = -(i + 1) if i < half else -(k - i)
     left = i < half

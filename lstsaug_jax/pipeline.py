@@ -1,5 +1,6 @@
 """The LSTSAUG pipeline: VAE, latent augmentation, baseline vs augmented."""
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -321,9 +322,12 @@ def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
                            keys['vae_init'], keys['vae_train'], logger,
                            placement, seeds)
     if parallel.is_writer():
+      saving = time.perf_counter()
       checkpoint.save_vae(ckpt_path, vae_params, meta)
+      results['checkpoint_save_s'] = time.perf_counter() - saving
       written.add(f'the VAE checkpoint {ckpt_path}')
-      logging.info('Saved the trained VAE to %s', ckpt_path)
+      logging.info('Saved the trained VAE to %s (%.2f s)', ckpt_path,
+                   results['checkpoint_save_s'])
     results['vae_source'] = 'trained'
   results['wall_time_s']['vae'] = time.perf_counter() - start
   quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
@@ -429,6 +433,19 @@ def augmented_stage(config, aug, dataset, vae, vae_params, keys, logger,
   return scores, fixed
 
 
+@contextlib.contextmanager
+def _compiles(results, stage):
+  """Records the programs a stage builds and what they cost
+  (results['compiles'][stage], see reporting.CompileLog)."""
+  with reporting.CompileLog() as log:
+    yield
+  summary = results.setdefault('compiles', {})[stage] = log.summary()
+  logging.info('%s: %d programs built (%d from the compilation cache) in '
+               '%.2f s of tracing, lowering and compiling.', stage,
+               summary['programs'], summary['cache_hits'],
+               summary['total_s'])
+
+
 def run(config):
   """Runs the stages the config asks for and writes their metrics,
   per-epoch records and predictions to a new run directory; returns a Run."""
@@ -481,9 +498,10 @@ def run(config):
   predictions, classifiers, fixed = {}, {}, None
   try:
     if with_vae:
-      vae_params = vae_stage(config, dataset, vae, vae_params, ckpt_path,
-                             meta, keys, logger, placement, seeds, results,
-                             written)
+      with _compiles(results, 'vae'):
+          vae_params = vae_stage(config, dataset, vae, vae_params, ckpt_path,
+                               meta, keys, logger, placement, seeds, results,
+                               written)
     if not (config.test_augment or config.augment_plot or config.baseline
             or config.export_synthetic):
       logging.info('Trained and saved the VAE only. Add '
@@ -499,18 +517,21 @@ def run(config):
 
     if config.baseline:
       start = time.perf_counter()
-      scores = train_classifier(
-          config, dataset, dataset.x_train, dataset.y_train,
-          keys['classifier_init'], keys['baseline_train'], logger, 'baseline',
-          placement, seeds)
+      with _compiles(results, 'baseline'):
+        scores = train_classifier(
+            config, dataset, dataset.x_train, dataset.y_train,
+            keys['classifier_init'], keys['baseline_train'], logger,
+            'baseline', placement, seeds)
       summarise(results, 'baseline', scores)
       predictions['baseline'] = scores['predictions']
       classifiers['baseline'] = (scores['model'], scores['states'])
       results['wall_time_s']['baseline'] = time.perf_counter() - start
 
     if config.test_augment or config.export_synthetic:
-      scores, fixed = augmented_stage(config, aug, dataset, vae, vae_params,
-                                      keys, logger, placement, seeds, results)
+      with _compiles(results, 'augmented'):
+        scores, fixed = augmented_stage(config, aug, dataset, vae,
+                                        vae_params, keys, logger, placement,
+                                        seeds, results)
       if scores is not None:
         predictions['augmented'] = scores['predictions']
         classifiers['augmented'] = (scores['model'], scores['states'])

@@ -156,3 +156,62 @@ def machine():
               device=str(jax.devices()[0].device_kind),
               python=platform.python_version(), jax=jax.__version__,
               flax=flax.__version__, optax=optax.__version__)
+
+
+class CompileLog:
+  """Counts the programs JAX builds and what building them costs, from
+  jax.monitoring's events, while the context is open.
+
+  `programs` counts every executable built (compiled or read from the
+  persistent cache), `cache_hits` those read from the cache; `compile_s` is
+  their backend time (compiling, or reading the cache), `trace_s` and
+  `lower_s` the Python-side tracing and lowering to MLIR that precede each.
+  Listeners are process-wide, so contexts may nest (a stage inside a run)
+  but two threads compiling at once are counted together.
+  """
+
+  _DURATIONS = {
+      '/jax/core/compile/backend_compile_duration': 'compile_s',
+      '/jax/core/compile/jaxpr_trace_duration': 'trace_s',
+      '/jax/core/compile/jaxpr_to_mlir_module_duration': 'lower_s',
+  }
+  _COUNTS = {
+      '/jax/core/compile/backend_compile_duration': 'programs',
+      '/jax/compilation_cache/cache_hits': 'cache_hits',
+  }
+
+  def __init__(self):
+    self.totals = dict(programs=0, cache_hits=0, compile_s=0.0, trace_s=0.0,
+                       lower_s=0.0)
+
+  def _on_duration(self, event, duration, **kwargs):
+    del kwargs
+    if event in self._DURATIONS:
+      self.totals[self._DURATIONS[event]] += float(duration)
+    if event in self._COUNTS:
+      self.totals[self._COUNTS[event]] += 1
+
+  def _on_event(self, event, **kwargs):
+    del kwargs
+    if event in self._COUNTS and event not in self._DURATIONS:
+      self.totals[self._COUNTS[event]] += 1
+
+  def __enter__(self):
+    from jax import monitoring  # pylint: disable=g-import-not-at-top
+    monitoring.register_event_duration_secs_listener(self._on_duration)
+    monitoring.register_event_listener(self._on_event)
+    return self
+
+  def __exit__(self, *exc):
+    from jax import monitoring  # pylint: disable=g-import-not-at-top
+    monitoring.unregister_event_duration_listener(self._on_duration)
+    monitoring.unregister_event_listener(self._on_event)
+
+  def summary(self):
+    """The totals, with `compiled` (programs not read from the cache) and
+    `total_s` (tracing, lowering and building together)."""
+    t = dict(self.totals)
+    t['compiled'] = t['programs'] - t['cache_hits']
+    t['total_s'] = t['compile_s'] + t['trace_s'] + t['lower_s']
+    return {k: round(v, 4) if isinstance(v, float) else v
+            for k, v in t.items()}

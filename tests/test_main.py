@@ -182,23 +182,35 @@ def test_compilation_cache_folder():
 
 def test_a_second_identical_run_compiles_nothing(tmp_path):
   """The default cache ('auto', here under XDG_CACHE_HOME): every program
-  of the second run comes from it, so it adds no entry."""
+  of the second run comes from it, so it adds no entry, and its results
+  count no program compiled."""
   env = {k: v for k, v in os.environ.items()
          if k != 'JAX_COMPILATION_CACHE_DIR'}
   env.update(PYTHONPATH=ROOT, JAX_PLATFORMS='cpu',
              XDG_CACHE_HOME=str(tmp_path / 'cache'))
   cache = tmp_path / 'cache' / 'lstsaug_jax' / 'xla'
 
-  def run():
+  def run(k):
     proc = subprocess.run(
         [sys.executable, '-m', 'lstsaug_jax.main', '--config=configs/tiny.py',
          '--config.num_epochs=1', '--config.baseline=True',
          '--config.progress=False',
-         f'--config.results_dir={tmp_path / "results"}',
-         f'--config.model_dir={tmp_path / "models"}'],
+         f'--config.results_dir={tmp_path / f"results{k}"}',
+         f'--config.model_dir={tmp_path / f"models{k}"}'],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return set(os.listdir(cache))
-  first = run()
+    (path,) = glob.glob(str(tmp_path / f'results{k}' / '*' / '*' /
+                            'results.json'))
+    with open(path) as f:
+      compiles = json.load(f)['compiles']
+    return set(os.listdir(cache)), compiles
+  first, compiles = run(1)
   assert len(first) > 3  # the stages' programs
-  assert run() == first
+  assert set(compiles) == {'baseline'}  # no augmentation: no VAE
+  for stage in compiles.values():
+    assert stage['compiled'] > 0
+  second, compiles = run(2)
+  assert second == first
+  for stage in compiles.values():
+    assert stage['programs'] == stage['cache_hits'] > 0
+    assert stage['compiled'] == 0

@@ -56,6 +56,11 @@ _ONLINE = flags.DEFINE_list(
 _ONLINE_SHAPES = flags.DEFINE_list(
     'online_shapes', ['50x150/8', '300x150/64'],
     'Training sets of the on-the-fly table, as NxLENGTH/BATCH.')
+_TORCH_PYTHON = flags.DEFINE_string(
+    'torch_python', None,
+    'A Python with PyTorch (benchmarks/requirements-torch.txt): times the '
+    'same training steps in PyTorch eager (benchmarks/torch_reference.py) '
+    'in this run, beside ours.')
 _JSON = flags.DEFINE_string('json', None, 'Write every figure here.')
 
 
@@ -106,6 +111,7 @@ def make_step(model_name, length, batch, num_seeds=1):
   y = jnp.arange(batch) % 2
   keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
   if model_name == 'vae':
+    x = x[:, None, :]  # (batch, channels, length)
     model = models.VAE(series_length=length, num_classes=2)
     tx = train.create_optimizer(1e-3, 1, 0.1, 150)
     states = train.init_states(model, tx, keys, lambda k: (x[:1], k))
@@ -119,14 +125,13 @@ def make_step(model_name, length, batch, num_seeds=1):
     step = train.classifier_train_step
   epoch = train.make_epoch_fn(step, model, tx, batch, unroll=unroll)
   start = time.perf_counter()
-  compiled = epoch.lower(states, x, y, keys, 0).compile()
+  compiled = epoch.jitted.lower(states, x, y, keys, 0, None, None).compile()
   compile_s = time.perf_counter() - start
-  flops = cost_flops(lambda *a: epoch(*a), states, x, y, keys, 0,
-                     compiled=compiled)
+  flops = compiled_flops(compiled)
   box = [states]
 
   def run():
-    box[0], metrics = compiled(box[0], x, y, keys, 0)
+    box[0], metrics = compiled(box[0], x, y, keys, 0, None, None)
     return metrics
   run()
   return run, flops, compile_s
@@ -149,6 +154,39 @@ def step_table(peak):
             f'{r["gflops"]:7.1f} GFLOP/s  {100 * r["peak_fraction"]:5.1f}% of '
             f'peak  compile {compile_s:5.1f} s', flush=True)
   return rows
+
+
+def torch_table(steps):
+  """benchmarks/torch_reference.py's step times, run now with
+  --torch_python, joined to ours (`steps`): speedup = its time / ours."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, 'torch.json')
+    proc = subprocess.run(
+        [_TORCH_PYTHON.value,
+         os.path.join(root, 'benchmarks', 'torch_reference.py'),
+         f'--models={",".join(_MODELS.value)}',
+         f'--lengths={",".join(_LENGTHS.value)}',
+         f'--batch_size={_BATCH.value}', f'--repeats={_REPEATS.value}',
+         f'--json={out}'], capture_output=True, text=True)
+    if proc.returncode:
+      raise RuntimeError('benchmarks/torch_reference.py failed with '
+                         f'{_TORCH_PYTHON.value}:\n{proc.stderr[-2000:]}')
+    with open(out) as f:
+      report = json.load(f)
+  ours = {(r['model'], r['length']): r for r in steps}
+  for r in report['steps']:
+    mine = ours.get((r['model'], r['length']))
+    if mine:
+      r['ours_step_s'] = mine['step_s']
+      r['speedup'] = r['step_s'] / mine['step_s']
+      r['peak_fraction'] = mine['flops_per_step'] / r['step_s'] / 1e9 / (
+          mine['gflops'] / mine['peak_fraction'])
+      print(f'{r["model"]:<15} L={r["length"]:<4} PyTorch {report["torch"]} '
+            f'eager {r["step_s"] * 1e3:8.1f} ms ({100 * r["peak_fraction"]:.1f}'
+            f'% of peak), ours {mine["step_s"] * 1e3:8.1f} ms: '
+            f'{r["speedup"]:.2f}x', flush=True)
+  return report
 
 
 def online_epoch(method_name, n, length, batch, num_seeds=3,
@@ -322,6 +360,8 @@ def main(argv):
   print(f'float32 matmul {n}x{n}: {peak["gflops"]:.1f} GFLOP/s (peak '
         'reference)', flush=True)
   report['steps'] = step_table(peak)
+  if _TORCH_PYTHON.value:
+    report['torch'] = torch_table(report['steps'])
   report['seeds'] = seeds_table() if _SEEDS.value else []
   report['online'] = online_table() if _ONLINE.value else []
   report['end_to_end'] = [row for k in _E2E.value

@@ -138,6 +138,10 @@ def format_table(results):
   return '\n'.join([line] + [f'{k:<{width}} | {v}' for k, v in rows] + [line])
 
 
+_VECTOR_FLAGS = frozenset(('avx2', 'fma', 'avx512f', 'avx512_bf16',
+                           'avx512_vnni', 'amx_bf16', 'amx_tile'))
+
+
 def machine():
   """The CPU model and library versions figures are measured with (the
   machine changes between sessions: every figure names it)."""
@@ -145,14 +149,18 @@ def machine():
   import flax  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
-  cpu = platform.processor()
+  cpu, flags = platform.processor(), []
   try:
     with open('/proc/cpuinfo') as f:
-      cpu = next(l.split(':', 1)[1].strip() for l in f
-                 if l.startswith('model name'))
+      info = f.read().splitlines()
+    cpu = next(l.split(':', 1)[1].strip() for l in info
+               if l.startswith('model name'))
+    # One "AMD EPYC" may have AVX-512 in one session and not the next.
+    flags = sorted(set(next(l for l in info if l.startswith('flags'))
+                       .split(':', 1)[1].split()) & _VECTOR_FLAGS)
   except (OSError, StopIteration):
     pass
-  return dict(cpu=cpu, cpus=os.cpu_count(),
+  return dict(cpu=cpu, cpu_flags=flags, cpus=os.cpu_count(),
               device=str(jax.devices()[0].device_kind),
               python=platform.python_version(), jax=jax.__version__,
               flax=flax.__version__, optax=optax.__version__)

@@ -282,6 +282,7 @@ def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
 
   def epoch_fn(states, x, y, keys, epoch, w=None, aug_states=None):
     return compiled(states, x, y, keys, epoch, w, aug_states)
+  epoch_fn.jitted = compiled  # for .lower() (benchmark, cost analysis)
   return epoch_fn
 
 

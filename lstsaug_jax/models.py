@@ -196,6 +196,12 @@ class Conv1D(nn.Module):
     return y
 
 
+def _zero_padding(x, valid):
+  """x with the time steps past each series' length set to 0 (valid:
+  (batch or 1, length, 1) booleans, or None: nothing padded)."""
+  return x if valid is None else jnp.where(valid, x, 0.0)
+
+
 class ResidualBlock(nn.Module):
   """Convolutions with BatchNorm, summed with a (projected) shortcut."""
 
@@ -206,7 +212,10 @@ class ResidualBlock(nn.Module):
   conv_impl: str = 'matmul'
 
   @nn.compact
-  def __call__(self, x, *, train, mask=None):
+  def __call__(self, x, *, train, mask=None, valid=None):
+    """mask: the BatchNorm statistics' positions; valid: the time steps
+    that are not padding (zeroed after every layer, so each convolution
+    sees the zeros its 'same' padding would)."""
     norm = functools.partial(
         nn.BatchNorm, use_running_average=not train, momentum=0.9,
         epsilon=1e-5)
@@ -215,7 +224,7 @@ class ResidualBlock(nn.Module):
       y = Conv1D(self.features, kernel, impl=self.conv_impl)(y)
       y = norm()(y, mask=mask)
       if i < len(self.kernel_sizes) - 1:
-        y = nn.relu(y)
+        y = _zero_padding(nn.relu(y), valid)
     shortcut = x
     if x.shape[-1] != self.features:
       shortcut = Conv1D(self.features, 1, impl=self.conv_impl,
@@ -223,7 +232,7 @@ class ResidualBlock(nn.Module):
       shortcut = norm(name='shortcut_norm')(shortcut, mask=mask)
     elif self.norm_identity_shortcut:
       shortcut = norm(name='shortcut_norm')(shortcut, mask=mask)
-    return nn.relu(y + shortcut)
+    return _zero_padding(nn.relu(y + shortcut), valid)
 
 
 class ResNet(nn.Module):
@@ -238,24 +247,39 @@ class ResNet(nn.Module):
   conv_impl: str = 'matmul'
 
   @nn.compact
-  def __call__(self, x, *, train=False, mask=None):
+  def __call__(self, x, *, train=False, mask=None, length=None):
     """x: (batch, channels, length), or (batch, length) for one channel;
-    mask: (batch,)."""
+    mask: (batch,), the series that are not padding; length: the number of
+    time steps that are not padding (a scalar, or one per series), when
+    series are padded at the end to a common length: the result is then the
+    unpadded series' (padding is zeroed after every layer and kept out of
+    BatchNorm's statistics and the pooling), so series of many lengths can
+    share one program."""
     # Channels are the convolutions' input features (channels last).
     x = x[..., None] if x.ndim == 2 else jnp.swapaxes(x, -1, -2)
+    valid = None
+    if length is not None:
+      steps = jnp.arange(x.shape[1])
+      valid = (steps < jnp.reshape(jnp.asarray(length), (-1, 1)))[..., None]
+      x = _zero_padding(x, valid)
     if mask is not None:
       # BatchNorm statistics ignore the padded rows of a partial batch.
       mask = mask.astype(bool)[:, None, None]
+    stats = mask if valid is None else (
+        valid if mask is None else mask & valid)
     if self.stem_features:
       x = Conv1D(self.stem_features, self.stem_kernel, impl=self.conv_impl)(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                       epsilon=1e-5)(x, mask=mask)
-      x = nn.relu(x)
+                       epsilon=1e-5)(x, mask=stats)
+      x = _zero_padding(nn.relu(x), valid)
     for features in self.block_features:
       x = ResidualBlock(features, self.block_kernels,
                         self.norm_identity_shortcut, self.conv_impl)(
-                            x, train=train, mask=mask)
-    x = jnp.mean(x, axis=1)
+                            x, train=train, mask=stats, valid=valid)
+    if valid is None:
+      x = jnp.mean(x, axis=1)
+    else:
+      x = jnp.sum(x, axis=1) / jnp.sum(valid, axis=1)
     return nn.Dense(self.num_classes)(x)
 
 

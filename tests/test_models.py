@@ -169,3 +169,79 @@ def test_conv_vae_shapes_for_any_length(length):
       params['params']['encoder']))
   convs = 5 * 2 * 16 + 16 + 5 * 16 * 32 + 32 + 5 * 32 * 32 + 32
   assert count == convs + (-(-length // 8)) * 32 * 16 + 16
+
+
+def _padded(x, total):
+  """x (batch, length) padded at the end to `total` with garbage (it must
+  not matter)."""
+  junk = 100.0 * jax.random.normal(jax.random.PRNGKey(9),
+                                   (x.shape[0], total - x.shape[1]))
+  return jnp.concatenate([x, junk], axis=1)
+
+
+# The two layouts at a few channels: a stem and projected shortcuts; Wang
+# et al.'s kernels with a batch-normalised identity shortcut.
+SMALL_RESNETS = {
+    'lstsaug': dict(stem_features=4, stem_kernel=8, block_features=(4, 8),
+                    block_kernels=(3, 3)),
+    'wang': dict(block_features=(4, 4), block_kernels=(8, 5, 3),
+                 norm_identity_shortcut=True),
+}
+
+
+@pytest.mark.parametrize('layout', sorted(SMALL_RESNETS))
+@pytest.mark.parametrize('conv_impl', ['matmul', 'xla'])
+def test_resnet_on_padded_series_equals_unpadded(layout, conv_impl):
+  """Logits, loss, gradients and BatchNorm statistics of series padded to
+  a longer length, with `length`, equal the unpadded ones'."""
+  model = models.ResNet(num_classes=3, conv_impl=conv_impl,
+                        **SMALL_RESNETS[layout])
+  x = jax.random.normal(jax.random.PRNGKey(0), (6, 37))
+  y = jnp.array([0, 1, 2, 0, 1, 2])
+  mask = jnp.array([1, 1, 1, 1, 0, 0], bool)  # a partial batch, too
+  variables = jax.jit(model.init)(jax.random.PRNGKey(1), x[:1])
+
+  def loss(params, x, length):
+    logits, updates = model.apply(
+        {'params': params, 'batch_stats': variables['batch_stats']}, x,
+        train=True, mask=mask, length=length, mutable=['batch_stats'])
+    ce = -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1)
+    return jnp.sum(ce[:, 0] * mask) / mask.sum(), (logits, updates)
+
+  grad = jax.jit(jax.grad(loss, has_aux=True))
+  g0, (logits0, stats0) = grad(variables['params'], x, None)
+  g1, (logits1, stats1) = grad(variables['params'], _padded(x, 48),
+                               jnp.int32(37))
+  np.testing.assert_allclose(logits1, logits0, rtol=1e-4, atol=1e-5)
+  for a, b in zip(jax.tree_util.tree_leaves((g1, stats1)),
+                  jax.tree_util.tree_leaves((g0, stats0))):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+  # Evaluation (running averages) too.
+  apply = jax.jit(lambda x, length: model.apply(variables, x, length=length))
+  np.testing.assert_allclose(apply(_padded(x, 48), 37), apply(x, None),
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_resnet_padding_without_length_changes_the_result():
+  """The check above can fail: without `length`, padding changes logits."""
+  model = models.create_classifier('resnet_tiny', 3)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 37))
+  variables = model.init(jax.random.PRNGKey(1), x[:1])
+  apply = jax.jit(lambda x: model.apply(variables, x))
+  assert not np.allclose(apply(_padded(x, 48)), apply(x), atol=1e-3)
+
+
+def test_resnet_series_of_different_lengths_in_one_batch():
+  """Per-series lengths: each series' logits equal its own unpadded ones
+  (evaluation mode: no batch statistics couple them)."""
+  model = models.create_classifier('resnet_tiny', 2)
+  variables = model.init(jax.random.PRNGKey(1), jnp.ones((1, 40)))
+  short = jax.random.normal(jax.random.PRNGKey(2), (1, 25))
+  long = jax.random.normal(jax.random.PRNGKey(3), (1, 40))
+  both = jnp.concatenate([_padded(short, 40), long])
+  apply = jax.jit(lambda x, length: model.apply(variables, x, length=length))
+  logits = apply(both, jnp.array([25, 40]))
+  np.testing.assert_allclose(logits[0], apply(short, None)[0],
+                             rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(logits[1], apply(long, None)[0],
+                             rtol=1e-4, atol=1e-5)

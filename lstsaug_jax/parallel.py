@@ -52,12 +52,17 @@ class Placement:
     return self._put(tree, P())
 
 
+def spans_processes(a):
+  """Whether `a` is an array with parts on other processes' devices."""
+  return isinstance(a, jax.Array) and not a.is_fully_addressable
+
+
 def to_host(tree):
   """Every array of `tree` as a NumPy array holding its whole value; arrays
   that span several processes (multi-host) are gathered from all of them
   first. Every process must call it, in the same order."""
   def get(a):
-    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+    if spans_processes(a):
       return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return np.asarray(a)
   return jax.tree_util.tree_map(get, tree)
@@ -68,8 +73,7 @@ def gathered(tree):
   others as they are. At stage boundaries, so that what a stage returns is
   whole on every process."""
   return jax.tree_util.tree_map(
-      lambda a: to_host(a) if isinstance(a, jax.Array)
-      and not a.is_fully_addressable else a, tree)
+      lambda a: to_host(a) if spans_processes(a) else a, tree)
 
 
 def is_writer():

@@ -121,3 +121,12 @@ def test_a_first_version_csv_is_read_but_not_extended(tmp_path):
   with pytest.raises(results.ResultsError, match='written by the first '
                      'version'):
     table.append([results_row()])
+
+
+def test_a_damaged_protocol_file_is_a_clear_error(tmp_path):
+  csv = str(tmp_path / 'sweep.csv')
+  assert results.read_protocols(csv) == {}
+  with open(csv + '.protocol.json', 'w') as f:
+    f.write('{"abc": {"num_epochs": 4')  # cut short
+  with pytest.raises(results.ResultsError, match='not valid JSON'):
+    results.read_protocols(csv)

@@ -124,6 +124,22 @@ def format_value(value):
   return '' if value is None else str(value)
 
 
+def read_protocols(csv_path):
+  """The protocols a CSV's rows were trained under, by config hash (its
+  .protocol.json; {} if it has none)."""
+  path = csv_path + '.protocol.json'
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ResultsError(
+          f'{path} is not valid JSON ({e}); it records the protocol of each '
+          f'config hash in {csv_path}. Restore it from a copy, or delete it '
+          'to have the next sweep write it again.') from None
+
+
 class Lock:
   """An exclusive lock on a results CSV, held by one sweep at a time.
 
@@ -201,10 +217,7 @@ class ResultsFile:
     others = sorted({r['config_hash'] for r in self.rows} - {digest})
     if not others:
       return
-    known = {}
-    if os.path.exists(self.protocol_path):
-      with open(self.protocol_path) as f:
-        known = json.load(f)
+    known = read_protocols(self.path)
     diffs = []
     for other in others:
       old = known.get(other)
@@ -224,10 +237,7 @@ class ResultsFile:
         'restore the fields above to resume the existing one.')
 
   def record_protocol(self, digest, proto):
-    known = {}
-    if os.path.exists(self.protocol_path):
-      with open(self.protocol_path) as f:
-        known = json.load(f)
+    known = read_protocols(self.path)
     if known.get(digest) == proto:
       return
     known[digest] = proto

@@ -73,10 +73,7 @@ def load(path, evaluated_on=None):
 
 
 def _protocol_of(path, digest):
-  known = {}
-  if os.path.exists(path + '.protocol.json'):
-    with open(path + '.protocol.json') as f:
-      known = json.load(f)
+  known = results_lib.read_protocols(path)
   if digest not in known:
     raise results_lib.ResultsError(
         f'{path}.protocol.json does not record protocol {digest}, so what '

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Every GPU figure in one run, in under 8 minutes, on a machine where JAX,
+# Every GPU figure in one run (about 9 minutes), on a machine where JAX,
 # Flax, Optax and Orbax are installed (ml-collections is installed from
 # ./.whl if that folder holds its wheel):
 #
 #   DATA_DIR=/path/holding/UCRArchive_2018 OUT=/tmp/out bash benchmarks/device_check.sh
 #
 # Writes $OUT/benchmark.json (step times, FLOPs, matmul peak, seeds
-# scaling, GunPoint default pipeline with 1 and 8 seeds), its log, and the
-# log of the GPU run of the numerical tests.
+# scaling, the GunPoint default pipeline with an empty compilation cache and
+# again with the cache it filled: wall time, programs built and read from
+# the cache, compile/trace/lower seconds per stage, checkpoint save time),
+# its log, the log of the GPU run of the numerical tests, and a slice of the
+# dev26 sweep of $DEV26_LIMIT seconds (default 120; 0 skips it) in
+# $OUT/dev26.csv.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/out}
@@ -21,8 +25,13 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import jax, flax, optax, orbax.checkpoint, sys; print(sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
 timeout 360 python3 -m lstsaug_jax.benchmark --data_dir="$DATA_DIR" \
-  --end_to_end_seeds=1,8 --seeds=${SEEDS:-1,2,4,8} --json="$OUT/benchmark.json" 2>&1 \
+  --end_to_end_seeds=${E2E_SEEDS:-1} --online= --seeds=${SEEDS:-1,2,4,8} \
+  --json="$OUT/benchmark.json" 2>&1 \
   | grep -v -e '^W' -e '^I' | tee "$OUT/benchmark.log"
-[ -n "${SKIP_TESTS:-}" ] && exit 0
-timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_models.py \
-  tests/test_train.py tests/test_augment.py 2>&1 | tail -5 | tee "$OUT/tests_gpu.log"
+if [ -z "${SKIP_TESTS:-}" ]; then
+  timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_models.py \
+    tests/test_train.py tests/test_augment.py 2>&1 | tail -5 | tee "$OUT/tests_gpu.log"
+fi
+if [ "${DEV26_LIMIT:-120}" -gt 0 ]; then
+  LIMIT=${DEV26_LIMIT:-120} DATA_DIR="$DATA_DIR" OUT="$OUT" bash benchmarks/dev26_gpu.sh
+fi

@@ -194,3 +194,35 @@ def test_several_csvs_join_when_only_the_vae_differs(tmp_path):
   # The same protocol twice (shards): joined, but a run in both is refused.
   with pytest.raises(results.ResultsError, match='appears in more than one'):
     summarize.load_many([first, first])
+
+
+def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
+  """A method that ran on fewer datasets (A5 not on D4, D5) does not shrink
+  the others' comparison; --methods ranks the methods that ran everywhere."""
+  spec = dict(TEST)
+  spec[('D4',) + A1] = [0.97, 0.97]
+  spec[('D5',) + B] = [0.70, 0.70]
+  spec[('D5',) + A1] = [0.60, 0.60]
+  path = write(tmp_path, 'r.csv', spec)
+  s = summarize.summarise(summarize.load(path))
+  assert s['complete_datasets'] == ['D1', 'D2', 'D3']
+  a1 = s['vs_baseline']['latent']
+  # D1 +0.05, D2 0, D3 -0.1, D4 +0.02, D5 -0.1.
+  assert a1['datasets'] == 5
+  assert (a1['wins'], a1['ties'], a1['losses']) == (2, 1, 2)
+  assert a1['mean_accuracy'] == pytest.approx((0.9 + .6 + .4 + .97 + .6) / 5)
+  assert a1['baseline_mean_accuracy'] == pytest.approx(
+      (0.85 + .6 + .5 + .95 + .7) / 5)
+  assert a1['worst_difference'] == pytest.approx(-0.1)
+  assert s['vs_baseline']['latent(noise=0.5)']['datasets'] == 3
+  written = summarize.write_summary(path, str(tmp_path / 'all'))
+  text = open(written['markdown']).read()
+  assert '| latent | 5 | 0.6940 | 0.7200 | 2 / 1 / 2 |' in text
+  written = summarize.write_summary(path, str(tmp_path / 'two'),
+                                    methods=['baseline', 'latent'])
+  two = json.load(open(written['json']))
+  assert two['methods'] == ['baseline', 'latent']
+  assert two['complete_datasets'] == ['D1', 'D2', 'D3', 'D4', 'D5']
+  with pytest.raises(results.ResultsError, match="'latnt'"):
+    summarize.write_summary(path, str(tmp_path / 'x'),
+                            methods=['baseline', 'latnt'])

@@ -195,8 +195,26 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
           np.abs(diff) <= TIE)), losses=int(np.sum(diff < -TIE)),
                    wilcoxon_p=wilcoxon_p(table[:, j], b))
     overall[m] = entry
+  # Each method against the baseline on every dataset both have (the
+  # table above needs every method; this one does not).
+  vs_baseline = {}
+  for m in labels:
+    if BASELINE not in labels or m == BASELINE:
+      continue
+    both = [d for d in datasets
+            if m in per_dataset[d] and BASELINE in per_dataset[d]]
+    a = np.array([per_dataset[d][m]['mean'] for d in both])
+    b = np.array([per_dataset[d][BASELINE]['mean'] for d in both])
+    diff = a - b
+    vs_baseline[m] = dict(
+        datasets=len(both), mean_accuracy=float(a.mean()) if both else None,
+        baseline_mean_accuracy=float(b.mean()) if both else None,
+        wins=int(np.sum(diff > TIE)), ties=int(np.sum(np.abs(diff) <= TIE)),
+        losses=int(np.sum(diff < -TIE)), wilcoxon_p=wilcoxon_p(a, b),
+        worst_difference=float(diff.min()) if both else None)
   summary = dict(methods=labels, datasets=datasets,
                  complete_datasets=complete, per_dataset=per_dataset,
+                 vs_baseline=vs_baseline,
                  overall=overall, seeds=sorted(int(s) for s in
                                                set(df['seed'])),
                  evaluated_on=sorted(set(df['evaluated_on'])),
@@ -303,6 +321,21 @@ def markdown(summary, chosen=None):
     mean_acc = '-' if o['mean_accuracy'] is None else f'{o["mean_accuracy"]:.4f}'
     rank = '-' if o['mean_rank'] is None else f'{o["mean_rank"]:.2f}'
     lines.append(f'| {m} | {mean_acc} | {rank} | {wtl} | {p} |')
+  pairs = summary.get('vs_baseline', {})
+  if any(p['datasets'] > len(complete) for p in pairs.values()):
+    lines += ['', 'Each method against the baseline on every dataset both '
+              'have:', '',
+              '| method | datasets | mean accuracy | baseline on them | '
+              'wins / ties / losses | Wilcoxon p | worst difference |',
+              '|---|---|---|---|---|---|---|']
+    for m, o in pairs.items():
+      if not o['datasets']:
+        continue
+      lines.append(
+          f'| {m} | {o["datasets"]} | {o["mean_accuracy"]:.4f} | '
+          f'{o["baseline_mean_accuracy"]:.4f} | {o["wins"]} / {o["ties"]} / '
+          f'{o["losses"]} | {o["wilcoxon_p"]:.3g} | '
+          f'{100 * o["worst_difference"]:+.2f} points |')
   cd = summary.get('critical_difference')
   if cd is not None and np.isfinite(cd):
     lines += ['', f'Mean ranks closer than {cd:.2f} (Nemenyi critical '
@@ -431,14 +464,29 @@ def plot_bars(path, summary):
   return path
 
 
+def select_methods(df, methods):
+  """The rows of the methods labelled `methods` (as the tables label
+  them), in that order of preference; an unknown label is an error."""
+  known = list(dict.fromkeys(df['label']))
+  unknown = [m for m in methods if m not in known]
+  if unknown:
+    raise results_lib.ResultsError(
+        f'--methods names {", ".join(map(repr, unknown))}, which the results '
+        f'do not hold; they hold {", ".join(map(repr, known))}.')
+  return df[df['label'].isin(methods)]
+
+
 def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
-                  anchor_columns=DEFAULT_ANCHOR_COLUMNS):
+                  anchor_columns=DEFAULT_ANCHOR_COLUMNS, methods=None):
   """Writes summary.md, summary.json and the plots; returns their paths.
   csv_path: one results CSV, or a list (see load_many); the summary goes
-  beside the first."""
+  beside the first. methods: only these (labels), e.g. to rank the methods
+  that ran on more datasets than one that did not."""
   paths = [csv_path] if isinstance(csv_path, str) else list(csv_path)
   csv_path = paths[0]
   df = load_many(paths)
+  if methods:
+    df = select_methods(df, methods)
   chosen = None
   if select_on:
     if set(df['evaluated_on']) != {'test'}:
@@ -476,6 +524,10 @@ _ANCHORS = flags.DEFINE_string(
 _ANCHOR_COLUMNS = flags.DEFINE_list(
     'anchor_columns', list(DEFAULT_ANCHOR_COLUMNS),
     'Columns of --anchors to show.')
+_METHODS = flags.DEFINE_list(
+    'methods', None, 'Only these methods, as the tables label them (e.g. '
+    'baseline,latent), so the overall table and ranks can cover the datasets '
+    'they all have.')
 _SELECT_ON = flags.DEFINE_string(
     'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
     'dataset, the augmentation setting best on validation.')
@@ -488,7 +540,8 @@ def main(argv):
                          '[--out=DIR]')
   try:
     written = write_summary(argv[1:], _OUT.value, _ANCHORS.value,
-                            _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value))
+                            _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value),
+                            _METHODS.value)
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None
   with open(written['markdown']) as f:

@@ -309,15 +309,20 @@ def fixed_sets(method, states, keys, x, y):
 
   Returns (x (seeds, N, channels, length), y (seeds, N, C), w (seeds, N)).
   """
-  x, y = jnp.asarray(x), jnp.asarray(y)
+  x, y = jax.device_put(x), jax.device_put(y)
   x_slots, y_slots = method.slots(x, y)
-  xs, ys, ws = jax.jit(jax.vmap(
-      lambda s, k: method.fixed(s, k, x_slots, y_slots)))(states, keys)
-  seeds = xs.shape[0]
-  tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
-  return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
-          jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
-          jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws], axis=1))
+
+  @jax.jit
+  def sets(states, keys, x, y, x_slots, y_slots):
+    xs, ys, ws = jax.vmap(
+        lambda s, k: method.fixed(s, k, x_slots, y_slots))(states, keys)
+    seeds = xs.shape[0]
+    tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
+    return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
+            jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
+            jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws],
+                            axis=1))
+  return sets(states, keys, x, y, x_slots, y_slots)
 
 
 # --- Specs: a method, its settings and how it trains, as one string ----------

@@ -46,7 +46,7 @@ def _one_vae(model, params, x_train, x_eval):
 
 def vae_quality(model, params, x_train, x_eval, y_eval):
   """Per seed (params with a leading seed axis), a dict of plain numbers."""
-  x_train, x_eval = jnp.asarray(x_train), jnp.asarray(x_eval)
+  x_train, x_eval = jax.device_put(x_train), jax.device_put(x_eval)
   out = jax.device_get(jax.vmap(
       lambda p: _one_vae(model, p, x_train, x_eval))(params))
   reports = []

@@ -89,16 +89,28 @@ def seed_keys(seeds):
   """Per stream, a (len(seeds), 2) stack of keys. Each seed's streams are
   split from PRNGKey(seed) exactly as a one-seed run with that seed splits
   them, so every seed of a many-seed run reproduces its own one-seed run."""
-  per_seed = [jax.random.split(jax.random.PRNGKey(s), len(KEYS))
-              for s in seeds]
-  return {name: jnp.stack([keys[i] for keys in per_seed])
-          for i, name in enumerate(KEYS)}
+  return dict(zip(KEYS, _seed_keys(np.asarray(seeds, np.int64))))
+
+
+@jax.jit
+def _seed_keys(seeds):
+  # One program for what, op by op, would build five.
+  keys = jax.vmap(lambda s: jax.random.split(jax.random.PRNGKey(s),
+                                             len(KEYS)))(seeds)
+  return tuple(keys[:, i] for i in range(len(KEYS)))
+
+
+def init_sample(x, per_seed_x=False):
+  """A batch of one zero series shaped like x's (initialisation reads
+  shapes only; made on the host, so no program is built for it)."""
+  shape = x.shape[2:] if per_seed_x else x.shape[1:]
+  return np.zeros((1,) + tuple(shape), np.float32)
 
 
 def vae_param_shapes(model, x, init_keys):
   """The shapes of one VAE per init key (seed axis first), computed without
   initialising: what a restored checkpoint must match."""
-  sample = jnp.asarray(x[:1])
+  sample = init_sample(x)
   return jax.eval_shape(lambda keys: jax.vmap(
       lambda k: model.init(k, sample, k))(keys)['params'], init_keys)
 
@@ -111,7 +123,7 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
   tx = train.create_optimizer(
       config.learning_rate, train.steps_per_epoch(x.shape[0], batch_size),
       config.vae.plateau_factor, config.vae.plateau_patience)
-  sample = jnp.asarray(x[:1])
+  sample = init_sample(x)
   states = placement.per_seed(
       train.init_states(model, tx, init_keys, lambda k: (sample, k)))
   step = functools.partial(train.vae_train_step,
@@ -153,7 +165,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
                               c.plateau_factor, c.plateau_patience,
                               c.min_learning_rate)
   per_seed_x = x.ndim == 4
-  sample = jnp.asarray(x[0, :1] if per_seed_x else x[:1])
+  sample = init_sample(x, per_seed_x)
   states = placement.per_seed(
       train.init_states(model, tx, init_keys, lambda k: (sample,)))
   epoch_fn = train.make_epoch_fn(train.classifier_train_step, model, tx,
@@ -163,7 +175,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
   put = placement.per_seed if per_seed_x else placement.shared
   x, y = put(x), put(y)
   w = None if w is None else put(w)
-  x_test = placement.shared(jnp.asarray(dataset.x_test))
+  x_test = placement.shared(jax.device_put(dataset.x_test))
 
   def evaluate(states):
     preds = train.predict(model, states, x_test, config.eval_batch_size,
@@ -299,13 +311,19 @@ def needs_vae(config, aug):
           or not (config.baseline or augmenting))
 
 
+def one_hot(labels, num_classes):
+  """Class probabilities (n, num_classes), float32, made on the host."""
+  return np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]
+
+
 def fit_augmentation(aug, vae, vae_params, x, probs, num_seeds):
   """The method's fitted state per seed (seed axis first)."""
-  x = jnp.asarray(x)
   if aug.method.needs_vae:
-    return jax.vmap(lambda p: aug.method.fit(x, probs, (vae, p)))(vae_params)
-  return jax.tree_util.tree_map(lambda a: jnp.stack([a] * num_seeds),
-                                aug.method.fit(x, probs, None))
+    return jax.jit(jax.vmap(lambda p, x, probs: aug.method.fit(
+        x, probs, (vae, p)), in_axes=(0, None, None)))(vae_params, x, probs)
+  return jax.jit(lambda x, probs: jax.tree_util.tree_map(
+      lambda a: jnp.stack([a] * num_seeds),
+      aug.method.fit(x, probs, None)))(x, probs)
 
 
 def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
@@ -353,7 +371,7 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         keys['classifier_init'], keys['baseline_train'], logger, stage,
         placement, seeds)
     return dict(scores, train_size=int(dataset.x_train.shape[0])), None
-  probs = jax.nn.one_hot(dataset.y_train, dataset.num_classes)
+  probs = one_hot(dataset.y_train, dataset.num_classes)
   states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
                             len(seeds))
   extra = dict(augmentation=aug.label)
@@ -373,7 +391,8 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
     n = dataset.x_train.shape[0]
     extra.update(train_size=int(fixed[0].shape[1]),
-                 synthetic_accepted=float(jnp.mean(fixed[2][:, n:])))
+                 synthetic_accepted=float(np.mean(
+                     parallel.to_host(fixed[2])[:, n:])))
   return dict(scores, **extra), fixed
 
 
@@ -425,7 +444,7 @@ def augmented_stage(config, aug, dataset, vae, vae_params, keys, logger,
     results['wall_time_s']['augmented'] = time.perf_counter() - start
   if fixed is None and config.export_synthetic and not isinstance(
       aug, auto_lib.Auto):
-    probs = jax.nn.one_hot(dataset.y_train, dataset.num_classes)
+    probs = one_hot(dataset.y_train, dataset.num_classes)
     states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
                               len(seeds))
     fixed = augment.fixed_sets(aug.method, states, keys['augment'],

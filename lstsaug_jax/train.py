@@ -348,19 +348,20 @@ def predict(model, states, x, batch_size=512, desc='classifier'):
   n = x.shape[0]
   batch_size = min(batch_size, n)
   padded = steps_per_epoch(n, batch_size) * batch_size
-  x = jnp.concatenate([jnp.asarray(x),
-                       jnp.zeros((padded - n,) + x.shape[1:], x.dtype)])
+  # Padded on the host: building a program per shape to pad costs more.
+  x = np.asarray(parallel.to_host(x))
+  x = np.concatenate([x, np.zeros((padded - n,) + x.shape[1:], x.dtype)])
   preds, finite = zip(*(_classifier_predictions(model, states,
                                                 x[i:i + batch_size])
                         for i in range(0, padded, batch_size)))
-  finite = parallel.to_host(jnp.concatenate(finite, axis=1))[:, :n]
+  finite = np.concatenate([parallel.to_host(f) for f in finite], axis=1)[:, :n]
   if not finite.all():
     seed, example = np.argwhere(~finite)[0]
     raise TrainingError(
         f'{desc}: the model of seed index {seed} gives NaN or infinite '
         f'outputs (first on evaluation series {example}), so it has no '
         'accuracy to report. Lower the learning rate and train again.')
-  return parallel.to_host(jnp.concatenate(preds, axis=1))[:, :n]
+  return np.concatenate([parallel.to_host(p) for p in preds], axis=1)[:, :n]
 
 
 # --- The epoch loop ----------------------------------------------------------
@@ -413,7 +414,7 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
 
   bar = tqdm.tqdm(total=num_epochs, desc=desc, unit='epoch',
                   disable=not progress, dynamic_ncols=True)
-  x, y = (a if isinstance(a, jax.Array) else jnp.asarray(a) for a in (x, y))
+  x, y = (a if isinstance(a, jax.Array) else jax.device_put(a) for a in (x, y))
   if num_examples is None:  # series per epoch, for the train accuracy
     num_examples = x.shape[-3] if x.ndim >= 3 else x.shape[-2]
   start = time.perf_counter()

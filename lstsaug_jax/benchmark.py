@@ -127,7 +127,8 @@ def make_step(model_name, length, batch, num_seeds=1):
   start = time.perf_counter()
   compiled = epoch.jitted.lower(states, x, y, keys, 0, None, None).compile()
   compile_s = time.perf_counter() - start
-  flops = compiled_flops(compiled)
+  flops = cost_flops(epoch.jitted, states, x, y, keys, 0, None, None,
+                     compiled=compiled)
   box = [states]
 
   def run():

@@ -166,6 +166,16 @@ def wilcoxon_p(a, b):
   return float(stats.wilcoxon(a, b, zero_method='zsplit').pvalue)
 
 
+def against_baseline(accuracies, baseline):
+  """Wins, ties and losses (per dataset, TIE apart) and the Wilcoxon p of
+  a method's mean accuracies against the baseline's on the same datasets."""
+  diff = np.asarray(accuracies) - np.asarray(baseline)
+  return dict(wins=int(np.sum(diff > TIE)),
+              ties=int(np.sum(np.abs(diff) <= TIE)),
+              losses=int(np.sum(diff < -TIE)),
+              wilcoxon_p=wilcoxon_p(accuracies, baseline))
+
+
 def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   """The numbers of the summary, as plain Python values."""
   labels = method_order(df[df['label'] != CHOSEN])
@@ -189,11 +199,8 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
     entry = dict(mean_accuracy=float(table[:, j].mean()) if complete else None,
                  mean_rank=float(ranks[:, j].mean()) if complete else None)
     if BASELINE in labels and m != BASELINE:
-      b = table[:, labels.index(BASELINE)]
-      diff = table[:, j] - b
-      entry.update(wins=int(np.sum(diff > TIE)), ties=int(np.sum(
-          np.abs(diff) <= TIE)), losses=int(np.sum(diff < -TIE)),
-                   wilcoxon_p=wilcoxon_p(table[:, j], b))
+      entry.update(against_baseline(table[:, j],
+                                    table[:, labels.index(BASELINE)]))
     overall[m] = entry
   # Each method against the baseline on every dataset both have (the
   # table above needs every method; this one does not).
@@ -205,13 +212,11 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
             if m in per_dataset[d] and BASELINE in per_dataset[d]]
     a = np.array([per_dataset[d][m]['mean'] for d in both])
     b = np.array([per_dataset[d][BASELINE]['mean'] for d in both])
-    diff = a - b
     vs_baseline[m] = dict(
-        datasets=len(both), mean_accuracy=float(a.mean()) if both else None,
+        against_baseline(a, b), datasets=len(both),
+        mean_accuracy=float(a.mean()) if both else None,
         baseline_mean_accuracy=float(b.mean()) if both else None,
-        wins=int(np.sum(diff > TIE)), ties=int(np.sum(np.abs(diff) <= TIE)),
-        losses=int(np.sum(diff < -TIE)), wilcoxon_p=wilcoxon_p(a, b),
-        worst_difference=float(diff.min()) if both else None)
+        worst_difference=float((a - b).min()) if both else None)
   summary = dict(methods=labels, datasets=datasets,
                  complete_datasets=complete, per_dataset=per_dataset,
                  vs_baseline=vs_baseline,

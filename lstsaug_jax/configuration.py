@@ -8,6 +8,7 @@ rather than after minutes of training or never.
 import math
 import numbers
 
+from lstsaug_jax import buckets
 from lstsaug_jax import models
 from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
@@ -136,6 +137,7 @@ RULES = {
     'num_processes': integer(0),
     'process_id': integer(-1),
     'compilation_cache_dir': text(),
+    'shape_buckets': one_of(buckets.SETTINGS),
     'vae.arch': one_of(list(models.VAE_ARCHS)),
     'vae.hidden_dims': int_tuple(),
     'vae.output_activation': one_of(sorted(models.OUTPUT_ACTIVATIONS)),

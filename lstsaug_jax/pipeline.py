@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstsaug_jax import augment
+from lstsaug_jax import buckets
 from lstsaug_jax import auto as auto_lib
 from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
@@ -158,28 +159,61 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
                          placement.batch_multiple)
   batch_size, num_epochs = plan.batch_size, plan.num_epochs
   c = config.classifier
+  shapes = None
+  if online is None and buckets.enabled(config.shape_buckets):
+    shapes = buckets.classifier_shapes(
+        dataset.series_length, dataset.num_classes, batch_size, n,
+        dataset.x_test.shape[0], config.eval_batch_size,
+        placement.batch_multiple)
   conv_impl, unroll = train.conv_plan(
-      c.conv_impl, n // batch_size, seeds_sharded=placement.mode == 'seeds')
+      c.conv_impl, n // batch_size if shapes is None else shapes.steps,
+      seeds_sharded=placement.mode == 'seeds')
   model = models.create_classifier(c.arch, dataset.num_classes, conv_impl)
   tx = train.create_optimizer(c.learning_rate, plan.plateau_steps,
                               c.plateau_factor, c.plateau_patience,
                               c.min_learning_rate)
   per_seed_x = x.ndim == 4
   sample = init_sample(x, per_seed_x)
-  states = placement.per_seed(
-      train.init_states(model, tx, init_keys, lambda k: (sample,)))
-  epoch_fn = train.make_epoch_fn(train.classifier_train_step, model, tx,
-                                 batch_size, per_seed_x=per_seed_x,
-                                 batch_sharding=placement.batch_sharding,
-                                 unroll=unroll, online=online)
   put = placement.per_seed if per_seed_x else placement.shared
+  if shapes is None:
+    states = train.init_states(model, tx, init_keys, lambda k: (sample,))
+    epoch_fn = train.make_epoch_fn(train.classifier_train_step, model, tx,
+                                   batch_size, per_seed_x=per_seed_x,
+                                   batch_sharding=placement.batch_sharding,
+                                   unroll=unroll, online=online)
+    dims = dict(shapes=None)
+  else:
+    # Initialised at the true class count (so the weights are the unpadded
+    # run's), then the head padded; from a padded-length sample (the
+    # weights do not depend on the length), so datasets of a bucket with as
+    # many classes share the program.
+    sample = buckets.pad_axis(sample, -1, shapes.length)
+    states = train.init_states(
+        model, tx, init_keys, lambda k: (sample,),
+        transform=functools.partial(buckets.pad_head, classes=shapes.classes))
+    true_model = model
+    model = models.create_classifier(c.arch, shapes.classes, conv_impl)
+    epoch_fn = train.make_padded_epoch_fn(
+        train.classifier_train_step, model,
+        (c.learning_rate, c.plateau_factor, c.plateau_patience,
+         c.min_learning_rate), shapes,
+        dict(examples=n, batch=batch_size, plateau_steps=plan.plateau_steps,
+             length=dataset.series_length, classes=dataset.num_classes),
+        per_seed_x=per_seed_x, batch_sharding=placement.batch_sharding)
+    x = buckets.pad_series(parallel.to_host(x), shapes.rows, shapes.length)
+    y = buckets.pad_labels(parallel.to_host(y), shapes.rows, shapes.classes)
+    if w is not None:
+      w = buckets.pad_axis(parallel.to_host(w), -1, shapes.rows)
+    dims = dict(shapes=shapes, length=dataset.series_length,
+                num_classes=dataset.num_classes)
+  states = placement.per_seed(states)
   x, y = put(x), put(y)
   w = None if w is None else put(w)
   x_test = placement.shared(jax.device_put(dataset.x_test))
 
   def evaluate(states):
     preds = train.predict(model, states, x_test, config.eval_batch_size,
-                          desc=stage)
+                          desc=stage, **dims)
     return dict(test_accuracy=np.array(
         [metrics.accuracy(dataset.y_test, p) for p in preds]))
 
@@ -193,7 +227,12 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
           aug_states), num_examples=n)
   states = parallel.gathered(states)
   preds = train.predict(model, states, x_test, config.eval_batch_size,
-                        desc=stage)
+                        desc=stage, **dims)
+  if shapes is not None:
+    # What callers get is the unpadded model (on the host: slicing on the
+    # device would build programs per class count).
+    model = true_model
+    states = buckets.unpad_head(jax.device_get(states), dataset.num_classes)
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
               f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
               predictions=preds, selected_epoch=[int(e) for e in selected],

@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from optax import contrib as optax_contrib
 
+from lstsaug_jax import buckets
 from lstsaug_jax import parallel
 from lstsaug_jax.errors import TrainingError
 
@@ -143,15 +144,29 @@ def vae_train_step(model, tx, state, x, y, mask, key, beta=1.0,
 # --- Classifier --------------------------------------------------------------
 
 
-def classifier_train_step(model, tx, state, x, y, weights, key):
+def mask_classes(logits, num_classes):
+  """Logits of a class head padded past num_classes (None: not padded),
+  with the padded classes' set so low that their probability is exactly 0
+  (finite, so a label's 0 times its log-probability stays 0)."""
+  if num_classes is None:
+    return logits
+  valid = jnp.arange(logits.shape[-1]) < num_classes
+  return jnp.where(valid, logits, -1e9)
+
+
+def classifier_train_step(model, tx, state, x, y, weights, key, length=None,
+                          num_classes=None):
   """y: integer labels or class probabilities; weights: each series' loss
   weight (synthetic_weight for synthetic series, 0 for padding, which also
-  stays out of the BatchNorm statistics)."""
+  stays out of the BatchNorm statistics). length and num_classes: the
+  series' unpadded length and the head's unpadded classes, when padded
+  (see buckets)."""
   del key  # the ResNets are deterministic given the batch
   def loss_fn(params):
     logits, updates = model.apply(
         {'params': params, 'batch_stats': state.batch_stats}, x, train=True,
-        mask=weights > 0, mutable=['batch_stats'])
+        mask=weights > 0, length=length, mutable=['batch_stats'])
+    logits = mask_classes(logits, num_classes)
     loss = masked_mean(cross_entropy(logits, y), weights)
     labels = jnp.argmax(y, -1) if y.ndim == logits.ndim else y
     correct = jnp.sum((weights > 0) * (jnp.argmax(logits, -1) == labels))
@@ -286,6 +301,106 @@ def make_epoch_fn(train_step, model, tx, batch_size, *, per_seed_x=False,
   return epoch_fn
 
 
+def padded_shuffle(key, num_examples, size):
+  """jax.random.permutation(key, num_examples), then num_examples .. size-1,
+  for a traced num_examples: the first num_examples indices are the
+  unpadded shuffle's. (Random bits are drawn per element index, so the
+  first n of `size` bits are those of n; the padding sorts last, stably.)
+  The caller makes sure both sizes take the same sorting rounds
+  (buckets.shuffle_rounds)."""
+  order = jnp.arange(size)
+  padding = order >= num_examples
+  for _ in range(buckets.shuffle_rounds(size)):
+    key, subkey = jax.random.split(key)
+    bits = jax.random.bits(subkey, (size,), jnp.uint32)
+    bits = jnp.where(padding, jnp.uint32(np.iinfo(np.uint32).max), bits)
+    _, order = jax.lax.sort_key_val(bits, order)
+  return order
+
+
+def run_padded_epoch(train_step, make_tx, batch_rows, steps, batch_sharding,
+                     state, x, y, key, epoch, w, sizes):
+  """run_epoch at padded shapes (buckets): x, y, w hold `sizes['examples']`
+  series padded to steps * batch_rows rows; each of `steps` batches holds
+  `sizes['batch']` series padded to batch_rows rows, and the batches past
+  the data are skipped. The same shuffle, batches, step keys and metrics
+  as run_epoch's (up to float rounding), so one program serves every
+  dataset of the bucket."""
+  shuffle_key, step_key = jax.random.split(jax.random.fold_in(key, epoch))
+  order = padded_shuffle(shuffle_key, sizes['examples'], x.shape[0])
+  step_keys = jax.random.split(step_key, steps)
+  step = functools.partial(train_step, tx=make_tx(sizes['plateau_steps']),
+                           length=sizes['length'],
+                           num_classes=sizes['classes'])
+  slot = jnp.arange(batch_rows)
+
+  def body(state, batch):
+    i, k = batch
+    position = i * sizes['batch'] + slot
+    valid = (slot < sizes['batch']) & (position < sizes['examples'])
+    idx = order[jnp.minimum(position, x.shape[0] - 1)]
+    xb, yb, wb = x[idx], y[idx], w[idx] * valid
+    if batch_sharding is not None:
+      xb, yb, wb = (jax.lax.with_sharding_constraint(a, batch_sharding)
+                    for a in (xb, yb, wb))
+    run = lambda s: step(state=s, x=xb, y=yb, weights=wb, key=k)
+    metrics = jax.eval_shape(run, state)[1]
+    skip = lambda s: (s, jax.tree_util.tree_map(
+        lambda m: jnp.zeros(m.shape, m.dtype), metrics))
+    # The predicate is the same for every seed, so under vmap this stays a
+    # branch: a batch past the data costs nothing.
+    state, metrics = jax.lax.cond(i * sizes['batch'] < sizes['examples'],
+                                  run, skip, state)
+    return state, metrics
+
+  state, metrics = jax.lax.scan(body, state, (jnp.arange(steps), step_keys))
+  active = (jnp.arange(steps) * sizes['batch'] < sizes['examples']).astype(
+      jnp.float32)
+  summary = {k: jnp.sum(v * active) if k == 'correct'
+             else jnp.sum(v * active) / jnp.sum(active)
+             for k, v in metrics.items()}
+  summary['learning_rate_scale'] = learning_rate_scale(state.opt_state)
+  return state, summary
+
+
+# Padded epochs by their static shapes, so datasets of a bucket share one
+# jitted function (and so its compiled program) within a process.
+_PADDED_EPOCHS = {}
+
+
+def make_padded_epoch_fn(train_step, model, optimizer, shapes, sizes, *,
+                         per_seed_x=False, batch_sharding=None):
+  """make_epoch_fn's counterpart at a bucket's shapes (buckets.Shapes):
+  `optimizer` is a hashable tuple (learning_rate, plateau_factor,
+  plateau_patience, min_learning_rate) and `sizes` the true sizes
+  (examples, batch, plateau_steps, length, classes), which the program
+  takes as traced values. The returned function has make_epoch_fn's
+  signature, w included (None: weight 1)."""
+  key = (train_step, model, optimizer, shapes.batch_rows, shapes.steps,
+         per_seed_x, batch_sharding)
+  if key not in _PADDED_EPOCHS:
+    learning_rate, factor, patience, min_learning_rate = optimizer
+    make_tx = lambda plateau_steps: create_optimizer(
+        learning_rate, plateau_steps, factor, patience, min_learning_rate)
+    step = functools.partial(train_step, model)
+    epoch = functools.partial(run_padded_epoch, step, make_tx,
+                              shapes.batch_rows, shapes.steps, batch_sharding)
+    data = 0 if per_seed_x else None
+    _PADDED_EPOCHS[key] = jax.jit(
+        jax.vmap(epoch, in_axes=(0, data, data, 0, None, data, None)),
+        donate_argnums=0)
+  compiled = _PADDED_EPOCHS[key]
+  sizes = {k: np.int32(v) for k, v in sizes.items()}  # no program to convert
+
+  def epoch_fn(states, x, y, keys, epoch, w=None, aug_states=None):
+    assert aug_states is None, 'padded epochs take no online augmentation'
+    if w is None:
+      w = np.ones(x.shape[:-2], np.float32)
+    return compiled(states, x, y, keys, epoch, w, sizes)
+  epoch_fn.jitted = compiled
+  return epoch_fn
+
+
 # XLA's CPU backend runs a native convolution's weight gradient an order of
 # magnitude slower (12x on a GunPoint epoch, README) inside a while loop (a rolled lax.scan) than outside one, but outside one
 # it beats our matmul form by ~30% (benchmark: 61% vs 45% of the matmul
@@ -318,41 +433,54 @@ def conv_plan(conv_impl, steps, platform=None, seeds_sharded=False):
   return conv_impl, unroll
 
 
-def init_states(model, tx, keys, init_args):
+def init_states(model, tx, keys, init_args, transform=None):
   """One TrainState per key, stacked on a leading seed axis;
-  `init_args(key)` gives the model's init arguments after the key."""
+  `init_args(key)` gives the model's init arguments after the key;
+  `transform` (optional) maps each initial TrainState (e.g.
+  buckets.pad_head)."""
+  transform = transform or (lambda state: state)
   # Jitted: run op by op, initialisation compiles every primitive on its own
   # (seconds per stage on a GPU).
   return jax.jit(jax.vmap(
-      lambda k: init_state(model, tx, k, *init_args(k))))(keys)
+      lambda k: transform(init_state(model, tx, k, *init_args(k)))))(keys)
 
 
 # --- Evaluation --------------------------------------------------------------
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _classifier_predictions(model, states, x):
+def _classifier_predictions(model, states, x, length=None, num_classes=None):
   def one(state):
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    logits = model.apply(variables, x, train=False)
+    logits = mask_classes(model.apply(variables, x, train=False,
+                                      length=length), num_classes)
     return jnp.argmax(logits, -1), jnp.all(jnp.isfinite(logits), axis=-1)
   return jax.vmap(one)(states)
 
 
-def predict(model, states, x, batch_size=512, desc='classifier'):
+def predict(model, states, x, batch_size=512, desc='classifier',
+            shapes=None, length=None, num_classes=None):
   """Class predictions (seeds, n) of each seed's model, batched, one shape.
 
+  With shapes (buckets.Shapes), series of `length` are padded to
+  shapes.length and batches to shapes.eval_rows, and the model's head to
+  shapes.classes outputs of which num_classes are real (see buckets).
   A model whose outputs are not finite has no predictions worth scoring:
   that is a TrainingError naming `desc`.
   """
   n = x.shape[0]
-  batch_size = min(batch_size, n)
+  batch_size = min(batch_size, n) if shapes is None else shapes.eval_rows
   padded = steps_per_epoch(n, batch_size) * batch_size
   # Padded on the host: building a program per shape to pad costs more.
   x = np.asarray(parallel.to_host(x))
+  if shapes is None:
+    dims = ()
+  else:
+    x = buckets.pad_axis(x, -1, shapes.length)
+    dims = (np.int32(length), np.int32(num_classes))
   x = np.concatenate([x, np.zeros((padded - n,) + x.shape[1:], x.dtype)])
   preds, finite = zip(*(_classifier_predictions(model, states,
-                                                x[i:i + batch_size])
+                                                x[i:i + batch_size], *dims)
                         for i in range(0, padded, batch_size)))
   finite = np.concatenate([parallel.to_host(f) for f in finite], axis=1)[:, :n]
   if not finite.all():
@@ -422,10 +550,12 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   num_seeds = states.step.shape[0]
   best = None
   if model_selection == 'min_train_loss' and num_epochs:
+    # Made on the host: op by op, every leaf's shape would build a program.
     best = dict(variables=jax.tree_util.tree_map(
-        jnp.zeros_like, (states.params, states.batch_stats)),
-                loss=jnp.full((num_seeds,), jnp.inf),
-                epoch=jnp.zeros((num_seeds,), jnp.int32))
+        lambda a: np.zeros(a.shape, a.dtype),
+        (states.params, states.batch_stats)),
+                loss=np.full((num_seeds,), np.inf, np.float32),
+                epoch=np.zeros((num_seeds,), np.int32))
 
   def record(epoch, metrics, extra):
     metrics, extra = parallel.to_host((metrics, extra))

@@ -55,7 +55,8 @@ UNHASHED = frozenset((
     'wandb',
     'wandb_project', 'eval_every', 'eval_batch_size', 'progress',
     'num_devices', 'distributed', 'coordinator_address', 'num_processes',
-    'process_id', 'compilation_cache_dir', 'classifier.conv_impl',
+    'process_id', 'compilation_cache_dir', 'shape_buckets',
+    'classifier.conv_impl',
     'augment'))
 
 

@@ -256,7 +256,10 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
   if vae is not None:
     model, params, vae_seeds, vae_time = vae
     index = np.array([vae_seeds.index(s) for s in seeds])
-    params = jax.tree_util.tree_map(lambda a: a[index], params)
+    if list(index) != list(range(len(vae_seeds))):
+      # On the host: op by op, every leaf's shape would build a program.
+      params = jax.tree_util.tree_map(lambda a: np.asarray(a)[index],
+                                      jax.device_get(params))
     quality = diagnostics.vae_quality(model, params, dataset.x_train,
                                       dataset.x_test, dataset.y_test)
   scores, _ = pipeline.train_method(

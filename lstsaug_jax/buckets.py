@@ -1,0 +1,133 @@
+"""Shape buckets: a classifier's shapes padded up to a few sizes, so that
+datasets of different lengths, sizes and class counts share one compiled
+program.
+
+A sweep compiles every stage again for every new shape; on an accelerator
+that compiling can cost more than the training. In a bucket, a series is
+padded at its end to a power-of-two length (the ResNet zeroes the padding
+after every layer and keeps it out of BatchNorm's statistics and the
+pooling), a batch to a power-of-two number of rows (padding rows have loss
+weight 0 and stay out of BatchNorm's statistics), an epoch to a
+power-of-two number of batches (the batches past the data are skipped, not
+computed), and the class head to at least MIN_CLASSES outputs (the padded
+logits are masked out). The true sizes travel as traced values, so the
+results equal the unpadded run's up to float rounding
+(tests/test_buckets.py), with the same shuffle and the same batches.
+"""
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+
+# Class heads are padded to at least this many outputs: one bucket for
+# almost every UCR dataset, for the price of a few unused logits.
+MIN_CLASSES = 16
+# Epochs are padded to at least this many batches (the batches past the
+# data cost nothing: they are skipped).
+MIN_STEPS = 16
+# jax.random.permutation sorts by 32-bit keys once per round; a padded
+# shuffle must take as many rounds as the unpadded one.
+_SHUFFLE_EXPONENT = 3
+SETTINGS = ('auto', 'on', 'off')
+
+
+def power_of_two(value, minimum=1):
+  """The smallest power of two >= max(value, minimum)."""
+  return 1 << max(0, int(max(value, minimum)) - 1).bit_length()
+
+
+def shuffle_rounds(size):
+  """The sorting rounds of jax.random.permutation over `size` elements."""
+  return int(np.ceil(_SHUFFLE_EXPONENT * np.log(max(1, size))
+                     / np.log(np.iinfo(np.uint32).max)))
+
+
+def enabled(setting, platform=None):
+  """Whether shapes are bucketed: 'on', 'off', or 'auto' (on accelerators,
+  where compiling costs more than the padded compute; off on CPU, where
+  the padding's compute costs more than compiling)."""
+  if setting not in SETTINGS:
+    raise ValueError(f'shape_buckets={setting!r} is not one of {SETTINGS}')
+  if setting == 'auto':
+    return (platform or jax.default_backend()) != 'cpu'
+  return setting == 'on'
+
+
+@dataclasses.dataclass(frozen=True)
+class Shapes:
+  """A classifier's padded (static) shapes."""
+
+  length: int  # time steps per series
+  classes: int  # outputs of the class head
+  batch_rows: int  # rows per batch
+  steps: int  # batches per epoch
+  rows: int  # training series (steps * batch_rows)
+  eval_rows: int  # rows per evaluation batch
+
+
+def classifier_shapes(length, num_classes, batch_size, num_train,
+                      num_eval, eval_batch_size, multiple=1):
+  """The Shapes of a classifier that trains on num_train series of
+  `length` at `batch_size` (already a multiple of the data-parallel device
+  count `multiple`) and is evaluated on num_eval series, or None where a
+  bucket cannot reproduce the unpadded run (a shuffle of the padded size
+  would take more sorting rounds)."""
+  batch_rows = power_of_two(batch_size)
+  batch_rows = -(-batch_rows // multiple) * multiple
+  steps = power_of_two(math.ceil(num_train / batch_size), MIN_STEPS)
+  rows = steps * batch_rows
+  if shuffle_rounds(rows) != shuffle_rounds(max(num_train, 2)):
+    return None
+  eval_rows = power_of_two(min(eval_batch_size, num_eval))
+  return Shapes(length=power_of_two(length), classes=power_of_two(
+      num_classes, MIN_CLASSES), batch_rows=batch_rows, steps=steps,
+                rows=rows, eval_rows=eval_rows)
+
+
+def pad_axis(a, axis, size):
+  """a (a host array) padded with zeros at the end of `axis` to `size`."""
+  a = np.asarray(a)
+  widths = [(0, 0)] * a.ndim
+  widths[axis] = (0, size - a.shape[axis])
+  return np.pad(a, widths)
+
+
+def pad_series(x, rows, length):
+  """Series (..., n, channels, L) padded to (..., rows, channels, length)."""
+  return pad_axis(pad_axis(x, -3, rows), -1, length)
+
+
+def pad_labels(y, rows, classes):
+  """Integer labels (..., n) or class probabilities (..., n, C), padded to
+  `rows` (and to `classes` columns)."""
+  y = np.asarray(y)
+  if np.issubdtype(y.dtype, np.integer):
+    return pad_axis(y, -1, rows)
+  return pad_axis(pad_axis(y, -2, rows), -1, classes)
+
+
+HEAD = 'Dense_0'  # the ResNet's class head (models.ResNet)
+
+
+def _resize_head(tree, size):
+  def resize(path, leaf):
+    if not any(getattr(p, 'key', None) == HEAD for p in path):
+      return leaf
+    if leaf.shape[-1] >= size:
+      return leaf[..., :size]
+    widths = [(0, 0)] * (leaf.ndim - 1) + [(0, size - leaf.shape[-1])]
+    return jax.numpy.pad(leaf, widths)
+  return jax.tree_util.tree_map_with_path(resize, tree)
+
+
+def pad_head(tree, classes):
+  """Parameters (or anything shaped like them: optimizer moments) with the
+  class head's outputs padded with zeros to `classes`."""
+  return _resize_head(tree, classes)
+
+
+def unpad_head(tree, num_classes):
+  """pad_head undone: the head's first num_classes outputs."""
+  return _resize_head(tree, num_classes)

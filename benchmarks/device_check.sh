@@ -9,7 +9,9 @@
 # scaling, the GunPoint default pipeline with an empty compilation cache and
 # again with the cache it filled: wall time, programs built and read from
 # the cache, compile/trace/lower seconds per stage, checkpoint save time),
-# its log, the log of the GPU run of the numerical tests, and a slice of the
+# its log, the log of the GPU run of the numerical tests, the programs a
+# sweep over $SWEEP_DATASETS compiles with and without shape buckets
+# ($OUT/sweep_programs.json; SWEEP_DATASETS= skips it), and a slice of the
 # dev26 sweep of $DEV26_LIMIT seconds (default 120; 0 skips it) in
 # $OUT/dev26.csv.
 set -uo pipefail
@@ -24,13 +26,20 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import jax, flax, optax, orbax.checkpoint, sys; print(sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
-timeout 360 python3 -m lstsaug_jax.benchmark --data_dir="$DATA_DIR" \
+timeout ${BENCH_LIMIT:-360} python3 -m lstsaug_jax.benchmark --data_dir="$DATA_DIR" \
   --end_to_end_seeds=${E2E_SEEDS:-1} --online= --seeds=${SEEDS:-1,2,4,8} \
   --json="$OUT/benchmark.json" 2>&1 \
   | grep -v -e '^W' -e '^I' | tee "$OUT/benchmark.log"
 if [ -z "${SKIP_TESTS:-}" ]; then
-  timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_models.py \
-    tests/test_train.py tests/test_augment.py 2>&1 | tail -5 | tee "$OUT/tests_gpu.log"
+  timeout ${TESTS_LIMIT:-120} python3 -m pytest -q -p no:cacheprovider \
+    ${TESTS:-tests/test_models.py tests/test_train.py tests/test_augment.py tests/test_buckets.py} \
+    2>&1 | tail -5 | tee "$OUT/tests_gpu.log"
+fi
+SWEEP_DATASETS=${SWEEP_DATASETS-GunPoint,ECG200,Coffee,ArrowHead,Plane,SyntheticControl}
+if [ -n "$SWEEP_DATASETS" ]; then
+  timeout ${SWEEP_LIMIT:-240} python3 benchmarks/sweep_programs.py --data_dir="$DATA_DIR" \
+    --datasets="$SWEEP_DATASETS" --buckets=off,on --json="$OUT/sweep_programs.json" 2>&1 \
+    | grep -v -e '^W' -e '^I' | tee "$OUT/sweep_programs.log"
 fi
 if [ "${DEV26_LIMIT:-120}" -gt 0 ]; then
   LIMIT=${DEV26_LIMIT:-120} DATA_DIR="$DATA_DIR" OUT="$OUT" bash benchmarks/dev26_gpu.sh

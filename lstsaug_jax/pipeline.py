@@ -199,11 +199,21 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
          c.min_learning_rate), shapes,
         dict(examples=n, batch=batch_size, plateau_steps=plan.plateau_steps,
              length=dataset.series_length, classes=dataset.num_classes),
-        per_seed_x=per_seed_x, batch_sharding=placement.batch_sharding)
-    x = buckets.pad_series(parallel.to_host(x), shapes.rows, shapes.length)
-    y = buckets.pad_labels(parallel.to_host(y), shapes.rows, shapes.classes)
-    if w is not None:
-      w = buckets.pad_axis(parallel.to_host(w), -1, shapes.rows)
+        per_seed_x=True, batch_sharding=placement.batch_sharding)
+    x, y = parallel.to_host(x), parallel.to_host(y)
+    w = np.ones(x.shape[:-2], np.float32) if w is None else parallel.to_host(w)
+    if not per_seed_x:
+      # As an augmented stage trains (each seed's set, class probabilities,
+      # loss weights), so a baseline and another dataset's augmented stage
+      # of the same bucket share one program.
+      num_seeds = init_keys.shape[0]
+      if y.ndim == 1:
+        y = one_hot(y, dataset.num_classes)
+      x, y, w = (np.broadcast_to(a, (num_seeds,) + a.shape) for a in (x, y, w))
+      put = placement.per_seed
+    x = buckets.pad_series(x, shapes.rows, shapes.length)
+    y = buckets.pad_labels(y, shapes.rows, shapes.classes)
+    w = buckets.pad_axis(w, -1, shapes.rows)
     dims = dict(shapes=shapes, length=dataset.series_length,
                 num_classes=dataset.num_classes)
   states = placement.per_seed(states)

@@ -129,11 +129,13 @@ def test_a_padded_step_has_the_unpadded_loss_gradients_and_logits():
       padded_model, tx, padded_state, buckets.pad_series(x, 8, 64),
       buckets.pad_labels(y, 8, 16), np.array([1.] * 5 + [0.] * 3), None,
       length=37, num_classes=3)
+  # Tolerances for accelerators too (an H100 differs by 1e-5 relative);
+  # a masking error moves these by 1e-1.
   np.testing.assert_allclose(padded_metrics['loss'], metrics['loss'],
-                             rtol=1e-6)
+                             rtol=1e-4)
   assert padded_metrics['correct'] == metrics['correct']
   jax.tree_util.tree_map(
-      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
       (buckets.unpad_head(padded_new.params, 3), padded_new.batch_stats),
       (new.params, new.batch_stats))
   np.testing.assert_array_equal(padded_new.params['Dense_0']['kernel'][:, 3:],
@@ -143,8 +145,8 @@ def test_a_padded_step_has_the_unpadded_loss_gradients_and_logits():
   padded_logits = padded_model.apply(
       {'params': padded_new.params, 'batch_stats': padded_new.batch_stats},
       buckets.pad_series(x, 5, 64), length=37)
-  np.testing.assert_allclose(padded_logits[:, :3], logits, rtol=1e-5,
-                             atol=1e-6)
+  np.testing.assert_allclose(padded_logits[:, :3], logits, rtol=1e-4,
+                             atol=1e-5)
 
 
 def test_a_padded_run_is_the_unpadded_run(tiny_config):

@@ -24,9 +24,6 @@ import numpy as np
 # Class heads are padded to at least this many outputs: one bucket for
 # almost every UCR dataset, for the price of a few unused logits.
 MIN_CLASSES = 16
-# Epochs are padded to at least this many batches (the batches past the
-# data cost nothing: they are skipped).
-MIN_STEPS = 16
 # jax.random.permutation sorts by 32-bit keys once per round; a padded
 # shuffle must take as many rounds as the unpadded one.
 _SHUFFLE_EXPONENT = 3
@@ -76,7 +73,9 @@ def classifier_shapes(length, num_classes, batch_size, num_train,
   would take more sorting rounds)."""
   batch_rows = power_of_two(batch_size)
   batch_rows = -(-batch_rows // multiple) * multiple
-  steps = power_of_two(math.ceil(num_train / batch_size), MIN_STEPS)
+  # No more than that: on a GPU each trip of the loop costs time even when
+  # its batch is skipped.
+  steps = power_of_two(math.ceil(num_train / batch_size))
   rows = steps * batch_rows
   if shuffle_rounds(rows) != shuffle_rounds(max(num_train, 2)):
     return None

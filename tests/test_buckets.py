@@ -152,12 +152,12 @@ def test_a_padded_step_has_the_unpadded_loss_gradients_and_logits():
 def test_a_padded_run_is_the_unpadded_run(tiny_config):
   """An augmented stage's training: per-seed sets of 20 series of length
   21 (-> 32) with soft labels and loss weights (a refused synthetic series
-  has weight 0), 2 classes (-> 16), batch 6 (-> 8 rows) with a last batch
-  of 2, 4 batches (-> 16), the plateau rule and min-train-loss selection:
+  has weight 0), 2 classes (-> 16), batch 3 (-> 4 rows) with a last batch
+  of 2, 7 batches (-> 8), the plateau rule and min-train-loss selection:
   the losses of every epoch, the selected epochs, the predictions and the
   trained weights agree."""
   c = tiny_config.classifier
-  c.num_epochs, c.batch_size, c.learning_rate = 3, 6, 1e-2
+  c.num_epochs, c.batch_size, c.learning_rate = 3, 3, 1e-2
   c.plateau_factor, c.plateau_patience = 0.5, 1
   c.model_selection = 'min_train_loss'
   dataset = _dataset(10, 21, 2)
@@ -171,7 +171,7 @@ def test_a_padded_run_is_the_unpadded_run(tiny_config):
   w[1, 15] = 0.5
   padded = _train(tiny_config, dataset, 'on', x, y, w)
   _assert_same_run(padded, _train(tiny_config, dataset, 'off', x, y, w))
-  assert padded['states'].step[0] == 3 * 4  # skipped batches took no step
+  assert padded['states'].step[0] == 3 * 7  # skipped batches took no step
 
 
 def test_datasets_of_a_bucket_share_one_epoch_program(tiny_config):
@@ -181,11 +181,11 @@ def test_datasets_of_a_bucket_share_one_epoch_program(tiny_config):
   c = tiny_config.classifier
   c.num_epochs, c.max_batch_fraction, c.batch_size = 1, 0.25, 64
   train._PADDED_EPOCHS.clear()
-  _train(tiny_config, _dataset(24, 40, 2), 'on')  # batch 6: 8 rows
+  _train(tiny_config, _dataset(30, 40, 2), 'on')  # batch 7: 8 rows, 5 -> 8
   jitted = list(train._PADDED_EPOCHS.values())
   assert len(jitted) == 1 and jitted[0]._cache_size() == 1
   predictions = train._classifier_predictions._cache_size()
-  _train(tiny_config, _dataset(31, 61, 5, num_test=9), 'on')  # batch 7: 8
+  _train(tiny_config, _dataset(31, 61, 5, num_test=9), 'on')  # the same
   assert list(train._PADDED_EPOCHS.values()) == jitted
   assert jitted[0]._cache_size() == 1
   assert train._classifier_predictions._cache_size() == predictions

@@ -28,6 +28,9 @@ import numpy as np
 # Run as a script from the repository's root: its packages come first.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+from lstsaug_jax import buckets
+from lstsaug_jax import data
+from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
 from lstsaug_jax.experiments import results as results_lib
 from lstsaug_jax.experiments import runner
@@ -80,10 +83,38 @@ def count(setting, folder):
   return summary, rows
 
 
+def padded_work(config):
+  """Over the datasets, the arithmetic of a bucketed training step against
+  an unpadded one (rows x length, summed over each stage's real steps), for
+  the baseline (n series) and a fixed set twice as large (n + n synthetic,
+  as latent's default makes)."""
+  padded = unpadded = 0
+  for name in config.sweep.datasets:
+    c = runner.dataset_config(config, name)
+    dataset = data.load(c)
+    n = dataset.x_train.shape[0]
+    for size in (n, 2 * n):
+      batch = pipeline.classifier_plan(c, n, size).batch_size
+      shapes = buckets.classifier_shapes(
+          dataset.series_length, dataset.num_classes, batch, size,
+          dataset.x_test.shape[0], c.eval_batch_size)
+      steps = -(-size // batch)
+      padded += steps * shapes.batch_rows * shapes.length
+      unpadded += size * dataset.series_length
+  return padded / unpadded
+
+
 def main(argv):
   del argv
   report = dict(machine=reporting.machine(), config=_CONFIG.value,
                 settings={})
+  config = load_config(_CONFIG.value)
+  config.data_dir = _DATA_DIR.value
+  if _DATASETS.value:
+    config.sweep.datasets = tuple(_DATASETS.value)
+  report['padded_work'] = round(padded_work(config), 3)
+  print('bucketed steps do', report['padded_work'],
+        'times the arithmetic of unpadded ones', flush=True)
   accuracies = {}
   with tempfile.TemporaryDirectory() as folder:
     for setting in _BUCKETS.value:

@@ -16,9 +16,14 @@ import sys
 import tempfile
 import time
 
-from absl import app
-from absl import flags
-import jax
+# The end-to-end runs are child processes on the same accelerator: with
+# JAX's default preallocation (75% of its memory) held here, a child ran
+# out of GPU memory loading its cached programs (H100).
+os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
+
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
 

@@ -110,23 +110,14 @@ def pad_labels(y, rows, classes):
 HEAD = 'Dense_0'  # the ResNet's class head (models.ResNet)
 
 
-def _resize_head(tree, size):
+def resize_head(tree, classes):
+  """Parameters (or anything shaped like them: optimizer moments) with the
+  class head's outputs zero-padded, or cut back, to `classes`."""
   def resize(path, leaf):
     if not any(getattr(p, 'key', None) == HEAD for p in path):
       return leaf
-    if leaf.shape[-1] >= size:
-      return leaf[..., :size]
-    widths = [(0, 0)] * (leaf.ndim - 1) + [(0, size - leaf.shape[-1])]
+    if leaf.shape[-1] >= classes:
+      return leaf[..., :classes]
+    widths = [(0, 0)] * (leaf.ndim - 1) + [(0, classes - leaf.shape[-1])]
     return jax.numpy.pad(leaf, widths)
   return jax.tree_util.tree_map_with_path(resize, tree)
-
-
-def pad_head(tree, classes):
-  """Parameters (or anything shaped like them: optimizer moments) with the
-  class head's outputs padded with zeros to `classes`."""
-  return _resize_head(tree, classes)
-
-
-def unpad_head(tree, num_classes):
-  """pad_head undone: the head's first num_classes outputs."""
-  return _resize_head(tree, num_classes)

@@ -190,7 +190,8 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
     sample = buckets.pad_axis(sample, -1, shapes.length)
     states = train.init_states(
         model, tx, init_keys, lambda k: (sample,),
-        transform=functools.partial(buckets.pad_head, classes=shapes.classes))
+        transform=functools.partial(buckets.resize_head,
+                                    classes=shapes.classes))
     true_model = model
     model = models.create_classifier(c.arch, shapes.classes, conv_impl)
     epoch_fn = train.make_padded_epoch_fn(
@@ -199,7 +200,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
          c.min_learning_rate), shapes,
         dict(examples=n, batch=batch_size, plateau_steps=plan.plateau_steps,
              length=dataset.series_length, classes=dataset.num_classes),
-        per_seed_x=True, batch_sharding=placement.batch_sharding)
+        batch_sharding=placement.batch_sharding)
     x, y = parallel.to_host(x), parallel.to_host(y)
     w = np.ones(x.shape[:-2], np.float32) if w is None else parallel.to_host(w)
     if not per_seed_x:
@@ -210,7 +211,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
       if y.ndim == 1:
         y = one_hot(y, dataset.num_classes)
       x, y, w = (np.broadcast_to(a, (num_seeds,) + a.shape) for a in (x, y, w))
-      put = placement.per_seed
+    put = placement.per_seed
     x = buckets.pad_series(x, shapes.rows, shapes.length)
     y = buckets.pad_labels(y, shapes.rows, shapes.classes)
     w = buckets.pad_axis(w, -1, shapes.rows)
@@ -242,7 +243,7 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
     # What callers get is the unpadded model (on the host: slicing on the
     # device would build programs per class count).
     model = true_model
-    states = buckets.unpad_head(jax.device_get(states), dataset.num_classes)
+    states = buckets.resize_head(jax.device_get(states), dataset.num_classes)
   return dict(accuracy=[metrics.accuracy(dataset.y_test, p) for p in preds],
               f1=[metrics.weighted_f1(dataset.y_test, p) for p in preds],
               predictions=preds, selected_epoch=[int(e) for e in selected],

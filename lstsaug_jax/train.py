@@ -369,15 +369,16 @@ _PADDED_EPOCHS = {}
 
 
 def make_padded_epoch_fn(train_step, model, optimizer, shapes, sizes, *,
-                         per_seed_x=False, batch_sharding=None):
-  """make_epoch_fn's counterpart at a bucket's shapes (buckets.Shapes):
-  `optimizer` is a hashable tuple (learning_rate, plateau_factor,
-  plateau_patience, min_learning_rate) and `sizes` the true sizes
-  (examples, batch, plateau_steps, length, classes), which the program
-  takes as traced values. The returned function has make_epoch_fn's
-  signature, w included (None: weight 1)."""
+                         batch_sharding=None):
+  """make_epoch_fn's counterpart at a bucket's shapes (buckets.Shapes),
+  for per-seed sets (x, y and loss weights w with a seed axis first, as
+  make_epoch_fn's per_seed_x): `optimizer` is a hashable tuple
+  (learning_rate, plateau_factor, plateau_patience, min_learning_rate) and
+  `sizes` the true sizes (examples, batch, plateau_steps, length, classes),
+  which the program takes as traced values. The returned function has
+  make_epoch_fn's signature."""
   key = (train_step, model, optimizer, shapes.batch_rows, shapes.steps,
-         per_seed_x, batch_sharding)
+         batch_sharding)
   if key not in _PADDED_EPOCHS:
     learning_rate, factor, patience, min_learning_rate = optimizer
     make_tx = lambda plateau_steps: create_optimizer(
@@ -385,17 +386,14 @@ def make_padded_epoch_fn(train_step, model, optimizer, shapes, sizes, *,
     step = functools.partial(train_step, model)
     epoch = functools.partial(run_padded_epoch, step, make_tx,
                               shapes.batch_rows, shapes.steps, batch_sharding)
-    data = 0 if per_seed_x else None
     _PADDED_EPOCHS[key] = jax.jit(
-        jax.vmap(epoch, in_axes=(0, data, data, 0, None, data, None)),
+        jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, 0, None)),
         donate_argnums=0)
   compiled = _PADDED_EPOCHS[key]
   sizes = {k: np.int32(v) for k, v in sizes.items()}  # no program to convert
 
   def epoch_fn(states, x, y, keys, epoch, w=None, aug_states=None):
     assert aug_states is None, 'padded epochs take no online augmentation'
-    if w is None:
-      w = np.ones(x.shape[:-2], np.float32)
     return compiled(states, x, y, keys, epoch, w, sizes)
   epoch_fn.jitted = compiled
   return epoch_fn
@@ -437,7 +435,7 @@ def init_states(model, tx, keys, init_args, transform=None):
   """One TrainState per key, stacked on a leading seed axis;
   `init_args(key)` gives the model's init arguments after the key;
   `transform` (optional) maps each initial TrainState (e.g.
-  buckets.pad_head)."""
+  buckets.resize_head)."""
   transform = transform or (lambda state: state)
   # Jitted: run op by op, initialisation compiles every primitive on its own
   # (seconds per stage on a GPU).

@@ -53,14 +53,14 @@ def test_shapes_are_powers_of_two_that_hold_the_data():
   assert buckets.enabled('auto', 'gpu') and not buckets.enabled('auto', 'cpu')
 
 
-def test_pad_head_then_unpad_head_gives_the_tree_back():
+def test_resizing_the_head_out_and_back_gives_the_tree_back():
   tree = {'Dense_0': {'kernel': np.ones((2, 4, 3)), 'bias': np.ones((2, 3))},
           'Conv1D_0': {'kernel': np.ones((2, 5, 1, 3))}}
-  padded = buckets.pad_head(tree, 16)
+  padded = buckets.resize_head(tree, 16)
   assert padded['Dense_0']['kernel'].shape == (2, 4, 16)
   assert padded['Conv1D_0']['kernel'].shape == (2, 5, 1, 3)  # not the head
   np.testing.assert_array_equal(padded['Dense_0']['bias'][:, 3:], 0)
-  back = buckets.unpad_head(padded, 3)
+  back = buckets.resize_head(padded, 3)
   jax.tree_util.tree_map(np.testing.assert_array_equal, back, tree)
 
 
@@ -122,7 +122,7 @@ def test_a_padded_step_has_the_unpadded_loss_gradients_and_logits():
   padded_state = train.init_state(
       padded_model, tx, jax.random.PRNGKey(0), x[:1])
   padded_state = padded_state.replace(
-      params=buckets.pad_head(state.params, 16))
+      params=buckets.resize_head(state.params, 16))
   step = jax.jit(train.classifier_train_step, static_argnums=(0, 1))
   new, metrics = step(model, tx, state, x, y, np.ones(5, np.float32), None)
   padded_new, padded_metrics = step(
@@ -136,7 +136,7 @@ def test_a_padded_step_has_the_unpadded_loss_gradients_and_logits():
   assert padded_metrics['correct'] == metrics['correct']
   jax.tree_util.tree_map(
       lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
-      (buckets.unpad_head(padded_new.params, 3), padded_new.batch_stats),
+      (buckets.resize_head(padded_new.params, 3), padded_new.batch_stats),
       (new.params, new.batch_stats))
   np.testing.assert_array_equal(padded_new.params['Dense_0']['kernel'][:, 3:],
                                 0)  # the padded classes learn nothing

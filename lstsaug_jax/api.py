@@ -267,14 +267,15 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
           f'VAE was trained on ({vae.num_channels}, {vae.series_length}).')
   classes = vae.classes if isinstance(vae, TrainedVAE) else None
   y_index, classes = _labels(y, len(x), classes)
-  probs = jax.nn.one_hot(y_index, len(classes))
-  state = m.fit(jnp.asarray(x), probs,
-                (vae.model, vae.params) if m.needs_vae else None)
-  x_slots, y_slots = m.slots(jnp.asarray(x), probs)
-  x_new, p_new, w_new = jax.jit(m.fixed)(state, _key(key_or_seed), x_slots,
-                                         y_slots)
-  kept = np.asarray(w_new) > 0  # a filter's refusals are left out
-  x_new, p_new = np.asarray(x_new)[kept], np.asarray(p_new)[kept]
+  probs = np.eye(len(classes), dtype=np.float32)[y_index]
+  vae_args = ((vae.model, jax.tree_util.tree_map(lambda a: a[None],
+                                                 vae.params))
+              if m.needs_vae else ())
+  x_new, p_new, w_new = (np.asarray(a[0, len(x):]) for a in augment.fixed_sets(
+      m, _key(key_or_seed)[None], np.asarray(x, np.float32), probs,
+      *vae_args))
+  kept = w_new > 0  # a filter's refusals are left out
+  x_new, p_new = x_new[kept], p_new[kept]
   if two_d:
     x_new = x_new[:, 0]
   if not np.all(np.isclose(p_new.max(axis=-1), 1.0)):

@@ -65,6 +65,19 @@ class Method:
 
   needs_vae = False
   num_samples = 1
+  # Settings that only enter arithmetic (no shape, no Python branch): a
+  # fixed set's program takes them as traced values, so methods that differ
+  # only in them (a sweep's noise levels) share one compiled program.
+  traced = ()
+
+  def split(self):
+    """(this method with its traced settings blanked, their values)."""
+    values = {name: getattr(self, name) for name in self.traced}
+    return dataclasses.replace(self, **dict.fromkeys(self.traced)), values
+
+  def with_values(self, values):
+    """split's inverse: the method with `values` (traced, in a program)."""
+    return dataclasses.replace(self, **values)
 
   def fit(self, x, y, vae):
     del x, y, vae
@@ -96,6 +109,7 @@ class Latent(Method):
   noise: float = 0.1
   num_samples: int = 1
   needs_vae = True
+  traced = ('noise',)
 
   def fit(self, x, y, vae):
     model, params = vae
@@ -150,6 +164,7 @@ class LatentClass(Method):
   num_samples: int = 1
   top_up: bool = False
   needs_vae = True
+  traced = ('alpha', 'margin')
 
   def fit(self, x, y, vae):
     model, params = vae
@@ -224,9 +239,10 @@ class LatentClass(Method):
     return np.repeat(np.arange(y.shape[-1]), per_class)
 
   def slots(self, x, y):
+    # On the host: eager jnp calls would build programs per dataset.
     classes = self.targets(y)
-    return (jnp.zeros((len(classes),) + x.shape[1:], x.dtype),
-            jax.nn.one_hot(classes, y.shape[-1], dtype=y.dtype))
+    return (np.zeros((len(classes),) + x.shape[1:], x.dtype),
+            np.eye(y.shape[-1], dtype=y.dtype)[classes])
 
   def fixed(self, state, key, x, y):
     return self.sample(state, key, x, y)
@@ -239,6 +255,16 @@ class Transform(Method):
   transform: str = 'jitter'
   settings: tuple = ()  # (name, value) pairs, hashable
   num_samples: int = 1
+  traced = ('sigma',)  # of settings; the others set shapes or choices
+
+  def split(self):
+    values = {k: v for k, v in self.settings if k in self.traced}
+    rest = tuple((k, v) for k, v in self.settings if k not in self.traced)
+    return dataclasses.replace(self, settings=rest), values
+
+  def with_values(self, values):
+    return dataclasses.replace(self, settings=tuple(sorted(
+        {**dict(self.settings), **values}.items())))
 
   def sample(self, state, key, x, y):
     del state
@@ -254,6 +280,7 @@ class Mixup(Method):
 
   alpha: float = 0.2
   num_samples: int = 1
+  traced = ('alpha',)
 
   def sample(self, state, key, x, y):
     del state
@@ -303,26 +330,39 @@ def make_method(name, **settings):
   return METHODS[name](**settings)
 
 
-def fixed_sets(method, states, keys, x, y):
+def fixed_sets(method, keys, x, y, vae=None, vae_params=None):
   """Each seed's training set: the originals (each once, weight 1), then the
-  method's fixed synthetic set (states and keys: one per seed).
+  method's fixed synthetic set, fitted to (x, y) and drawn in one program
+  (keys: one per seed; vae_params: one VAE per seed, seed axis first, for a
+  method that decodes with the VAE model `vae`).
 
   Returns (x (seeds, N, channels, length), y (seeds, N, C), w (seeds, N)).
   """
-  x, y = jax.device_put(x), jax.device_put(y)
+  x, y = np.asarray(x), np.asarray(y)
   x_slots, y_slots = method.slots(x, y)
+  blank, values = method.split()
+  return _fixed_sets(blank, vae, values, vae_params, keys, x, y, x_slots,
+                     y_slots)
 
-  @jax.jit
-  def sets(states, keys, x, y, x_slots, y_slots):
-    xs, ys, ws = jax.vmap(
-        lambda s, k: method.fixed(s, k, x_slots, y_slots))(states, keys)
-    seeds = xs.shape[0]
-    tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
-    return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
-            jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
-            jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws],
-                            axis=1))
-  return sets(states, keys, x, y, x_slots, y_slots)
+
+# Module level, the method static with its traced settings blanked: one
+# program per method, shapes and VAE, whatever those settings' values.
+@functools.partial(jax.jit, static_argnames=('method', 'vae'))
+def _fixed_sets(method, vae, values, vae_params, keys, x, y, x_slots,
+                y_slots):
+  method = method.with_values(values)
+
+  def one(params, key):
+    state = method.fit(x, y, None if vae is None else (vae, params))
+    return method.fixed(state, key, x_slots, y_slots)
+
+  xs, ys, ws = jax.vmap(one)(vae_params, keys)
+  seeds = xs.shape[0]
+  tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
+  return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
+          jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
+          jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws],
+                          axis=1))
 
 
 # --- Specs: a method, its settings and how it trains, as one string ----------

@@ -376,6 +376,14 @@ def fit_augmentation(aug, vae, vae_params, x, probs, num_seeds):
       aug.method.fit(x, probs, None)))(x, probs)
 
 
+def fixed_sets(aug, vae, vae_params, keys, x, probs):
+  """Each seed's originals and fixed synthetic set (augment.fixed_sets)."""
+  if aug.method.needs_vae:
+    return augment.fixed_sets(aug.method, keys['augment'], x, probs, vae,
+                              vae_params)
+  return augment.fixed_sets(aug.method, keys['augment'], x, probs)
+
+
 def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
               logger, placement, seeds, results, written):
   """Trains and saves the VAEs, or reports the restored ones; their
@@ -422,11 +430,11 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         placement, seeds)
     return dict(scores, train_size=int(dataset.x_train.shape[0])), None
   probs = one_hot(dataset.y_train, dataset.num_classes)
-  states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
-                            len(seeds))
   extra = dict(augmentation=aug.label)
   fixed = None
   if aug.online:
+    states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
+                              len(seeds))
     scores = train_classifier(
         config, dataset, dataset.x_train, probs, keys['classifier_init'],
         keys['augmented_train'], logger, stage, placement, seeds,
@@ -434,8 +442,7 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         aug_states=states)
     extra['train_size'] = int(dataset.x_train.shape[0])
   else:
-    fixed = augment.fixed_sets(aug.method, states, keys['augment'],
-                               dataset.x_train, probs)
+    fixed = fixed_sets(aug, vae, vae_params, keys, dataset.x_train, probs)
     scores = train_classifier(
         config, dataset, fixed[0], fixed[1], keys['classifier_init'],
         keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
@@ -494,11 +501,8 @@ def augmented_stage(config, aug, dataset, vae, vae_params, keys, logger,
     results['wall_time_s']['augmented'] = time.perf_counter() - start
   if fixed is None and config.export_synthetic and not isinstance(
       aug, auto_lib.Auto):
-    probs = one_hot(dataset.y_train, dataset.num_classes)
-    states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
-                              len(seeds))
-    fixed = augment.fixed_sets(aug.method, states, keys['augment'],
-                               dataset.x_train, probs)
+    fixed = fixed_sets(aug, vae, vae_params, keys, dataset.x_train,
+                       one_hot(dataset.y_train, dataset.num_classes))
   return scores, fixed
 
 

@@ -24,10 +24,9 @@ def stacked(tree, k=1):
 
 def latent_sets(vae, params, x, y, keys, **settings):
   """Each seed's fixed training set under Latent(**settings)."""
-  method = augment.Latent(**settings)
-  states = jax.vmap(lambda p: method.fit(x, None, (vae, p)))(params)
   probs = jax.nn.one_hot(y, 3)
-  return augment.fixed_sets(method, states, keys, x, probs)
+  return augment.fixed_sets(augment.Latent(**settings), keys, x, probs, vae,
+                            params)
 
 
 def augment_one(vae, params, x, y, key, **settings):
@@ -202,15 +201,39 @@ def test_latent_class_fixed_set_is_class_balanced_or_topped_up():
   method = augment.LatentClass()
   state = hand_made_state(method)
   x = jnp.zeros((8, 1, 5))
-  stacked_state = jax.tree_util.tree_map(lambda a: a[None], state)
-  x_aug, y_aug, w_aug = augment.fixed_sets(
-      method, stacked_state, jax.random.PRNGKey(0)[None], x, y)
-  assert x_aug.shape == (1, 16, 1, 5)
-  assert np.asarray(y_aug[0, 8:]).argmax(-1).tolist() == [0] * 4 + [1] * 4
+  fixed = jax.jit(method.fixed)
+  x_aug, y_aug, w_aug = fixed(state, jax.random.PRNGKey(0),
+                              *method.slots(x, y))
+  assert x_aug.shape == (8, 1, 5)
+  assert np.asarray(y_aug).argmax(-1).tolist() == [0] * 4 + [1] * 4
   np.testing.assert_array_equal(w_aug, 1.0)  # well separated: all kept
-  again = augment.fixed_sets(method, stacked_state,
-                             jax.random.PRNGKey(0)[None], x, y)
+  again = fixed(state, jax.random.PRNGKey(0), *method.slots(x, y))
   np.testing.assert_array_equal(again[0], x_aug)
+
+
+def test_settings_that_differ_only_in_value_share_one_fixed_set_program():
+  vae, params, x, y = setup()
+  probs = jax.nn.one_hot(y, 3)
+  keys = jax.random.PRNGKey(3)[None]
+  before = augment._fixed_sets._cache_size()
+  sets = {noise: augment.fixed_sets(augment.Latent(noise=noise), keys, x,
+                                    probs, vae, stacked(params))[0]
+          for noise in (0.1, 0.5)}
+  assert augment._fixed_sets._cache_size() == before + 1
+  # ...and each noise value still acts: the draws are its neighbours.
+  for noise, x_aug in sets.items():
+    want = augment.latent_neighbours(vae, params, x, jax.random.PRNGKey(3),
+                                     noise=noise, num_samples=1)
+    np.testing.assert_allclose(x_aug[0, 7:], want[0], rtol=1e-5, atol=1e-5)
+  # A transform's sigma (no VAE) as well; its other settings stay static.
+  before = augment._fixed_sets._cache_size()
+  jittered = [augment.fixed_sets(augment.make_method('jitter', sigma=sigma),
+                                 keys, x, probs)[0] for sigma in (0.0, 2.0)]
+  assert augment._fixed_sets._cache_size() == before + 1
+  np.testing.assert_array_equal(jittered[0][0, 7:], x)
+  assert float(jnp.std(jittered[1][0, 7:] - x)) > 1.0
+  method = augment.make_method('window_slice', reduce_ratio=0.5)
+  assert method.split() == (method, {})
 
 
 # --- Online augmentation, specs ----------------------------------------------

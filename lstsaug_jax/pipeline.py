@@ -443,6 +443,9 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
     extra['train_size'] = int(dataset.x_train.shape[0])
   else:
     fixed = fixed_sets(aug, vae, vae_params, keys, dataset.x_train, probs)
+    if aug.label_filter == 'baseline':
+      fixed = filter_labels(config, dataset, fixed, keys, logger,
+                            f'{stage}/label_filter', placement, seeds)
     scores = train_classifier(
         config, dataset, fixed[0], fixed[1], keys['classifier_init'],
         keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
@@ -451,6 +454,25 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
                  synthetic_accepted=float(np.mean(
                      parallel.to_host(fixed[2])[:, n:])))
   return dict(scores, **extra), fixed
+
+
+def filter_labels(config, dataset, fixed, keys, logger, stage, placement,
+                  seeds):
+  """The fixed set (x, y, w) with loss weight 0 for each synthetic series
+  whose label the baseline's classifier of its seed does not predict (that
+  classifier trained here again: the baseline's data, initial weights and
+  steps, so the same model; the test set plays no part)."""
+  baseline = train_classifier(
+      config, dataset, dataset.x_train, dataset.y_train,
+      keys['classifier_init'], keys['baseline_train'], logger, stage,
+      placement, seeds)
+  n = dataset.x_train.shape[0]
+  x, y, w = (np.asarray(parallel.to_host(a)) for a in fixed)
+  predicted = train.predict(baseline['model'], baseline['states'],
+                            x[:, n:], config.eval_batch_size, desc=stage)
+  w = w.copy()
+  w[:, n:] *= predicted == y[:, n:].argmax(-1)
+  return x, y, w
 
 
 def train_method(config, dataset, method, vae, vae_params, keys, logger,

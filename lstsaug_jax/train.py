@@ -448,17 +448,18 @@ def init_states(model, tx, keys, init_args, transform=None):
 
 @functools.partial(jax.jit, static_argnums=0)
 def _classifier_predictions(model, states, x, length=None, num_classes=None):
-  def one(state):
+  def one(state, x):
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
     logits = mask_classes(model.apply(variables, x, train=False,
                                       length=length), num_classes)
     return jnp.argmax(logits, -1), jnp.all(jnp.isfinite(logits), axis=-1)
-  return jax.vmap(one)(states)
+  return jax.vmap(one, in_axes=(0, 0 if x.ndim == 4 else None))(states, x)
 
 
 def predict(model, states, x, batch_size=512, desc='classifier',
             shapes=None, length=None, num_classes=None):
-  """Class predictions (seeds, n) of each seed's model, batched, one shape.
+  """Class predictions (seeds, n) of each seed's model, batched, one shape;
+  x (n, channels, length) for all seeds, or (seeds, n, channels, length).
 
   With shapes (buckets.Shapes), series of `length` are padded to
   shapes.length and batches to shapes.eval_rows, and the model's head to
@@ -466,7 +467,7 @@ def predict(model, states, x, batch_size=512, desc='classifier',
   A model whose outputs are not finite has no predictions worth scoring:
   that is a TrainingError naming `desc`.
   """
-  n = x.shape[0]
+  n = x.shape[-3]
   batch_size = min(batch_size, n) if shapes is None else shapes.eval_rows
   padded = steps_per_epoch(n, batch_size) * batch_size
   # Padded on the host: building a program per shape to pad costs more.
@@ -476,9 +477,9 @@ def predict(model, states, x, batch_size=512, desc='classifier',
   else:
     x = buckets.pad_axis(x, -1, shapes.length)
     dims = (np.int32(length), np.int32(num_classes))
-  x = np.concatenate([x, np.zeros((padded - n,) + x.shape[1:], x.dtype)])
-  preds, finite = zip(*(_classifier_predictions(model, states,
-                                                x[i:i + batch_size], *dims)
+  x = buckets.pad_axis(x, -3, padded)
+  preds, finite = zip(*(_classifier_predictions(
+      model, states, x[..., i:i + batch_size, :, :], *dims)
                         for i in range(0, padded, batch_size)))
   finite = np.concatenate([parallel.to_host(f) for f in finite], axis=1)[:, :n]
   if not finite.all():

@@ -7,6 +7,7 @@ import pytest
 from lstsaug_jax import augment
 from lstsaug_jax import models
 from lstsaug_jax import train
+from lstsaug_jax.errors import ConfigError
 
 
 def setup():
@@ -272,6 +273,21 @@ def test_an_online_epoch_trains_on_fresh_synthetic_series():
   for a, b in zip(leaves[0], leaves[1]):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   assert any(not np.allclose(a, c) for a, c in zip(leaves[0], leaves[2]))
+
+
+def test_label_filter_is_a_fixed_set_setting_and_old_keys_still_match():
+  # The CSV key of every method at its defaults is what it was before
+  # label_filter existed, so earlier sweeps' rows resume and summarise.
+  assert augment.make_augmentation('latent').key == (
+      "mode='fixed';noise=0.1;num_samples=1;share=0.5;weight=1.0")
+  aug = augment.make_augmentation('latent(label_filter=baseline)')
+  assert aug.label_filter == 'baseline'
+  assert "label_filter='baseline'" in aug.key
+  assert aug.label == "latent(label_filter='baseline')"
+  with pytest.raises(ConfigError, match="mode='fixed'"):
+    augment.make_augmentation('jitter(label_filter=baseline, mode=online)')
+  with pytest.raises(ConfigError, match='label_filter'):
+    augment.make_augmentation('jitter(label_filter=vae)')
 
 
 def test_specs_parse_name_settings_and_training():

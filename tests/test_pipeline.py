@@ -9,7 +9,9 @@ import pytest
 from lstsaug_jax import data
 from lstsaug_jax import metrics
 from lstsaug_jax import models
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
 from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
 
@@ -131,3 +133,34 @@ def test_classifier_plan_floors_the_batch_and_matches_the_steps(tiny_config):
   assert (p.batch_size, p.steps) == (8, 505) and p.num_epochs == 101
   c.budget = 'epochs'
   assert plan(tiny_config, 20).num_epochs == 167
+
+
+def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
+    tiny_config):
+  tiny_config.classifier.num_epochs = 20
+  tiny_config.classifier.learning_rate = 1e-2
+  dataset = data.load(tiny_config)
+  x, y = dataset.x_train, dataset.y_train
+  n, seeds = len(x), [42, 43]
+  keys = pipeline.seed_keys(seeds)
+  # Three copies of every series as the "synthetic" part, one per label:
+  # whatever a classifier predicts, exactly one copy of each carries it.
+  labels = np.concatenate([y, (y + 1) % 3, (y + 2) % 3])
+  probs = pipeline.one_hot(np.concatenate([y, labels]), 3)
+  fixed = (np.broadcast_to(np.concatenate([x] * 4), (2, 4 * n) + x.shape[1:]),
+           np.broadcast_to(probs, (2,) + probs.shape), np.ones((2, 4 * n)))
+  _, _, w = pipeline.filter_labels(tiny_config, dataset, fixed, keys,
+                                   reporting.NullLogger(), 'filter',
+                                   parallel.Placement(), seeds)
+  np.testing.assert_array_equal(w[:, :n], 1.0)  # the originals stay
+  kept = w[:, n:].reshape(2, 3, n)
+  np.testing.assert_array_equal(kept.sum(axis=1), 1.0)
+  # The label kept is the baseline's prediction (its model trained again
+  # here with the baseline's keys): not an untrained model's guess.
+  baseline = pipeline.train_classifier(
+      tiny_config, dataset, x, y, keys['classifier_init'],
+      keys['baseline_train'], reporting.NullLogger(), 'baseline')
+  predicted = train.predict(baseline['model'], baseline['states'], x)
+  chosen = labels.reshape(3, n)[kept.argmax(1), np.arange(n)]
+  np.testing.assert_array_equal(chosen, predicted)
+  assert (predicted == y).mean() > 0.8

@@ -1,6 +1,6 @@
-"""Shape buckets: a classifier's shapes padded up to a few sizes, so that
-datasets of different lengths, sizes and class counts share one compiled
-program.
+"""Shape buckets: a classifier's (and an MLP VAE's) shapes padded up to a
+few sizes, so that datasets of different lengths, sizes and class counts
+share one compiled program.
 
 A sweep compiles every stage again for every new shape; on an accelerator
 that compiling can cost more than the training. In a bucket, a series is
@@ -120,4 +120,46 @@ def resize_head(tree, classes):
       return leaf[..., :classes]
     widths = [(0, 0)] * (leaf.ndim - 1) + [(0, classes - leaf.shape[-1])]
     return jax.numpy.pad(leaf, widths)
+  return jax.tree_util.tree_map_with_path(resize, tree)
+
+
+def _resize(leaf, axis, size, channels=1):
+  """leaf's `axis`, `channels` blocks of equal width, each zero-padded or
+  cut to `size`."""
+  # NumPy on the host (no program per shape), jax.numpy when traced.
+  xp = np if isinstance(leaf, np.ndarray) else jax.numpy
+  axis = axis % leaf.ndim
+  blocks = leaf.reshape(leaf.shape[:axis] + (channels, -1)
+                        + leaf.shape[axis + 1:])
+  width = blocks.shape[axis + 1]
+  if width >= size:
+    blocks = blocks[(slice(None),) * (axis + 1) + (slice(0, size),)]
+  else:
+    widths = [(0, 0)] * blocks.ndim
+    widths[axis + 1] = (0, size - width)
+    blocks = xp.pad(blocks, widths)
+  return blocks.reshape(leaf.shape[:axis] + (channels * size,)
+                        + leaf.shape[axis + 1:])
+
+
+def resize_vae(tree, length, classes, channels, depth):
+  """An MLP VAE's parameters (or anything shaped like them: optimizer
+  moments, with or without a leading seed axis) resized to series of
+  `length` and a head of `classes`: the encoder's first layer's inputs and
+  the decoder's last layer's outputs, per channel, and the head's outputs,
+  zero-padded or cut. `depth`: the number of hidden layers. Zero weights on
+  the padded inputs and outputs stay zero in training: their gradients are
+  zero (padded inputs are zero, padded outputs are masked out of the loss)."""
+  last = f'Dense_{depth}'
+
+  def resize(path, leaf):
+    keys = [getattr(p, 'key', None) for p in path]
+    layer = keys[-3:-1] if len(keys) >= 3 else []
+    if layer == ['encoder', 'Dense_0'] and keys[-1] == 'kernel':
+      return _resize(leaf, -2, length, channels)
+    if layer == ['decoder', last]:
+      return _resize(leaf, -1, length, channels)
+    if keys[-2:-1] == ['head']:
+      return _resize(leaf, -1, classes)
+    return leaf
   return jax.tree_util.tree_map_with_path(resize, tree)

@@ -99,9 +99,9 @@ def get_config():
   # compiles nothing: 'auto' ($XDG_CACHE_HOME or ~/.cache/lstsaug_jax/xla,
   # or JAX_COMPILATION_CACHE_DIR when set), 'off', or a folder.
   config.compilation_cache_dir = 'auto'
-  # Classifier shapes padded to a few buckets (lengths, batch rows, batches
-  # per epoch and class heads rounded up; the padding masked), so datasets
-  # share compiled programs, with the unpadded results: 'auto' (on GPU and
+  # Classifier and MLP VAE shapes padded to a few buckets (lengths, batch
+  # rows, batches per epoch and class heads rounded up; the padding
+  # masked), so datasets share compiled programs, with the unpadded results: 'auto' (on GPU and
   # TPU, off on CPU, where the padding's compute costs more than
   # compiling), 'on' or 'off'. See lstsaug_jax/buckets.py.
   config.shape_buckets = 'auto'

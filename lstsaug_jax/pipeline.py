@@ -125,19 +125,59 @@ def train_vae(config, model, x, y, init_keys, train_keys, logger,
       config.learning_rate, train.steps_per_epoch(x.shape[0], batch_size),
       config.vae.plateau_factor, config.vae.plateau_patience)
   sample = init_sample(x)
-  states = placement.per_seed(
-      train.init_states(model, tx, init_keys, lambda k: (sample, k)))
-  step = functools.partial(train.vae_train_step,
-                           beta=config.vae.beta,
-                           contrastive_weight=config.vae.contrastive_weight)
-  epoch_fn = train.make_epoch_fn(step, model, tx, batch_size,
-                                 batch_sharding=placement.batch_sharding)
-  states, _ = train.fit(epoch_fn, states, *placement.shared((x, y)),
+  settings = (('beta', config.vae.beta),
+              ('contrastive_weight', config.vae.contrastive_weight))
+  n, num_classes = x.shape[0], model.num_classes
+  shapes = None
+  if model.arch == 'mlp' and buckets.enabled(config.shape_buckets):
+    shapes = buckets.classifier_shapes(
+        model.series_length, num_classes, min(batch_size, n), n, 1, 1,
+        placement.batch_multiple)
+  w = None
+  if shapes is None:
+    states = train.init_states(model, tx, init_keys, lambda k: (sample, k))
+    epoch_fn = train.make_epoch_fn(
+        functools.partial(train.vae_train_step, **dict(settings)), model,
+        tx, batch_size, batch_sharding=placement.batch_sharding)
+  else:
+    # Initialised at the true shapes (the unpadded run's weights), then
+    # its length and head padded, so datasets of a bucket share the epoch.
+    resize = functools.partial(
+        buckets.resize_vae, channels=model.num_channels,
+        depth=len(model.hidden_dims))
+    states = train.init_states(
+        model, tx, init_keys, lambda k: (sample, k),
+        transform=functools.partial(resize, length=shapes.length,
+                                    classes=shapes.classes))
+    padded_model = model.clone(series_length=shapes.length,
+                               num_classes=shapes.classes)
+    epoch_fn = train.make_padded_epoch_fn(
+        train.vae_train_step, padded_model,
+        (config.learning_rate, config.vae.plateau_factor,
+         config.vae.plateau_patience, 0.0), shapes,
+        dict(examples=n, batch=min(batch_size, n),
+             plateau_steps=train.steps_per_epoch(n, batch_size),
+             length=model.series_length, classes=num_classes),
+        batch_sharding=placement.batch_sharding, per_seed_x=False,
+        step_settings=settings)
+    x = buckets.pad_series(parallel.to_host(x), shapes.rows, shapes.length)
+    y = buckets.pad_labels(parallel.to_host(y), shapes.rows, shapes.classes)
+    w = buckets.pad_axis(np.ones(n, np.float32), -1, shapes.rows)
+    w = placement.shared(w)
+  states, _ = train.fit(epoch_fn, placement.per_seed(states),
+                        *placement.shared((x, y)),
                         placement.per_seed(train_keys), config.num_epochs,
                         desc='VAE', learning_rate=config.learning_rate,
                         on_epoch=lambda r: logger.log('vae', r),
-                        progress=config.progress, seeds=seeds)
-  return parallel.gathered(states.params)
+                        progress=config.progress, seeds=seeds, w=w,
+                        num_examples=n)
+  params = parallel.gathered(states.params)
+  if shapes is not None:
+    # Callers (checkpoints, augmentation) get the unpadded VAE, cut on the
+    # host (on the device, slicing would build a program per shape).
+    params = resize(jax.device_get(params), length=model.series_length,
+                    classes=num_classes)
+  return params
 
 
 def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
@@ -469,7 +509,8 @@ def filter_labels(config, dataset, fixed, keys, logger, stage, placement,
   n = dataset.x_train.shape[0]
   x, y, w = (np.asarray(parallel.to_host(a)) for a in fixed)
   predicted = train.predict(baseline['model'], baseline['states'],
-                            x[:, n:], config.eval_batch_size, desc=stage)
+                            x[:, n:], config.eval_batch_size, desc=stage,
+                            per_seed=True)
   w = w.copy()
   w[:, n:] *= predicted == y[:, n:].argmax(-1)
   return x, y, w

@@ -110,19 +110,24 @@ def contrastive(mean, y, mask):
 
 
 def vae_loss_terms(model, params, x, y, mask, key, beta=1.0,
-                   contrastive_weight=0.0):
+                   contrastive_weight=0.0, length=None, num_classes=None):
   """Per-batch loss terms, each summed over the (unpadded) batch.
 
   reconstruction: sum of squared errors; kl: KL(q(z|x) || N(0, I)), weighted
   by beta in the loss; cross_entropy: mean over the batch (the original's
   nn.CrossEntropyLoss); contrastive (with a weight): see `contrastive`.
+  length and num_classes: the series' unpadded length and the head's
+  unpadded classes, when padded (see buckets).
   """
   recon, mean, logvar, logits = model.apply({'params': params}, x, key)
-  reconstruction = jnp.sum(mask * jnp.sum((recon - x) ** 2,
+  squared = (recon - x) ** 2
+  if length is not None:
+    squared = squared * (jnp.arange(x.shape[-1]) < length)
+  reconstruction = jnp.sum(mask * jnp.sum(squared,
                                           axis=tuple(range(1, x.ndim))))
   kl = jnp.sum(mask * -0.5 * jnp.sum(
       1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1))
-  ce = masked_mean(cross_entropy(logits, y), mask)
+  ce = masked_mean(cross_entropy(mask_classes(logits, num_classes), y), mask)
   terms = dict(reconstruction=reconstruction, kl=kl, cross_entropy=ce)
   loss = reconstruction + beta * kl + ce
   if contrastive_weight:
@@ -131,11 +136,12 @@ def vae_loss_terms(model, params, x, y, mask, key, beta=1.0,
   return dict(loss=loss, **terms)
 
 
-def vae_train_step(model, tx, state, x, y, mask, key, beta=1.0,
-                   contrastive_weight=0.0):
+def vae_train_step(model, tx, state, x, y, weights, key, beta=1.0,
+                   contrastive_weight=0.0, length=None, num_classes=None):
+  """weights: 1 for a series, 0 for padding."""
   def loss_fn(params):
-    terms = vae_loss_terms(model, params, x, y, mask, key, beta,
-                           contrastive_weight)
+    terms = vae_loss_terms(model, params, x, y, weights, key, beta,
+                           contrastive_weight, length, num_classes)
     return terms['loss'], terms
   grads, terms = jax.grad(loss_fn, has_aux=True)(state.params)
   return apply_gradients(state, tx, grads, terms['loss']), terms
@@ -369,25 +375,28 @@ _PADDED_EPOCHS = {}
 
 
 def make_padded_epoch_fn(train_step, model, optimizer, shapes, sizes, *,
-                         batch_sharding=None):
-  """make_epoch_fn's counterpart at a bucket's shapes (buckets.Shapes),
-  for per-seed sets (x, y and loss weights w with a seed axis first, as
-  make_epoch_fn's per_seed_x): `optimizer` is a hashable tuple
-  (learning_rate, plateau_factor, plateau_patience, min_learning_rate) and
-  `sizes` the true sizes (examples, batch, plateau_steps, length, classes),
-  which the program takes as traced values. The returned function has
-  make_epoch_fn's signature."""
-  key = (train_step, model, optimizer, shapes.batch_rows, shapes.steps,
-         batch_sharding)
+                         batch_sharding=None, per_seed_x=True,
+                         step_settings=()):
+  """make_epoch_fn's counterpart at a bucket's shapes (buckets.Shapes):
+  `optimizer` is a hashable tuple (learning_rate, plateau_factor,
+  plateau_patience, min_learning_rate) and `sizes` the true sizes
+  (examples, batch, plateau_steps, length, classes), which the program
+  takes as traced values; x, y and the loss weights w (given: 1 per series)
+  have a seed axis first with per_seed_x, as make_epoch_fn's. step_settings:
+  train_step's keyword settings as hashable (name, value) pairs. The
+  returned function has make_epoch_fn's signature."""
+  key = (train_step, tuple(step_settings), model, optimizer,
+         shapes.batch_rows, shapes.steps, batch_sharding, per_seed_x)
   if key not in _PADDED_EPOCHS:
     learning_rate, factor, patience, min_learning_rate = optimizer
     make_tx = lambda plateau_steps: create_optimizer(
         learning_rate, plateau_steps, factor, patience, min_learning_rate)
-    step = functools.partial(train_step, model)
+    step = functools.partial(train_step, model, **dict(step_settings))
     epoch = functools.partial(run_padded_epoch, step, make_tx,
                               shapes.batch_rows, shapes.steps, batch_sharding)
+    data = 0 if per_seed_x else None
     _PADDED_EPOCHS[key] = jax.jit(
-        jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, 0, None)),
+        jax.vmap(epoch, in_axes=(0, data, data, 0, None, data, None)),
         donate_argnums=0)
   compiled = _PADDED_EPOCHS[key]
   sizes = {k: np.int32(v) for k, v in sizes.items()}  # no program to convert
@@ -446,20 +455,22 @@ def init_states(model, tx, keys, init_args, transform=None):
 # --- Evaluation --------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _classifier_predictions(model, states, x, length=None, num_classes=None):
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _classifier_predictions(model, per_seed, states, x, length=None,
+                            num_classes=None):
   def one(state, x):
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
     logits = mask_classes(model.apply(variables, x, train=False,
                                       length=length), num_classes)
     return jnp.argmax(logits, -1), jnp.all(jnp.isfinite(logits), axis=-1)
-  return jax.vmap(one, in_axes=(0, 0 if x.ndim == 4 else None))(states, x)
+  return jax.vmap(one, in_axes=(0, 0 if per_seed else None))(states, x)
 
 
 def predict(model, states, x, batch_size=512, desc='classifier',
-            shapes=None, length=None, num_classes=None):
+            shapes=None, length=None, num_classes=None, per_seed=False):
   """Class predictions (seeds, n) of each seed's model, batched, one shape;
-  x (n, channels, length) for all seeds, or (seeds, n, channels, length).
+  x: the series of all seeds, or with per_seed, each seed's (seed axis
+  first).
 
   With shapes (buckets.Shapes), series of `length` are padded to
   shapes.length and batches to shapes.eval_rows, and the model's head to
@@ -467,7 +478,8 @@ def predict(model, states, x, batch_size=512, desc='classifier',
   A model whose outputs are not finite has no predictions worth scoring:
   that is a TrainingError naming `desc`.
   """
-  n = x.shape[-3]
+  axis = 1 if per_seed else 0
+  n = x.shape[axis]
   batch_size = min(batch_size, n) if shapes is None else shapes.eval_rows
   padded = steps_per_epoch(n, batch_size) * batch_size
   # Padded on the host: building a program per shape to pad costs more.
@@ -477,9 +489,10 @@ def predict(model, states, x, batch_size=512, desc='classifier',
   else:
     x = buckets.pad_axis(x, -1, shapes.length)
     dims = (np.int32(length), np.int32(num_classes))
-  x = buckets.pad_axis(x, -3, padded)
+  x = buckets.pad_axis(x, axis, padded)
   preds, finite = zip(*(_classifier_predictions(
-      model, states, x[..., i:i + batch_size, :, :], *dims)
+      model, per_seed, states, x[(slice(None),) * axis
+                                 + (slice(i, i + batch_size),)], *dims)
                         for i in range(0, padded, batch_size)))
   finite = np.concatenate([parallel.to_host(f) for f in finite], axis=1)[:, :n]
   if not finite.all():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import optax
@@ -189,3 +191,80 @@ def test_datasets_of_a_bucket_share_one_epoch_program(tiny_config):
   assert list(train._PADDED_EPOCHS.values()) == jitted
   assert jitted[0]._cache_size() == 1
   assert train._classifier_predictions._cache_size() == predictions
+
+
+def _train_vae(config, dataset, setting):
+  config.shape_buckets = setting
+  keys = pipeline.seed_keys([3, 4])
+  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
+                          dataset.x_train.shape[1])
+  logger = _Losses()
+  params = pipeline.train_vae(config, vae, dataset.x_train, dataset.y_train,
+                              keys['vae_init'], keys['vae_train'], logger)
+  return jax.device_get(params), logger.losses
+
+
+def test_a_padded_vae_trains_as_the_unpadded_one_and_shares_its_epoch(
+    tiny_config):
+  """An MLP VAE of 2 channels, series of 21 (-> 32), 3 classes (-> 16), 10
+  series in batches of 4 (-> 4 rows; 3 batches -> 4, the last of 2), the
+  plateau rule and the contrastive term: per-epoch losses and the trained
+  weights agree, the caller gets unpadded weights, and a dataset of
+  another length, size and class count in the bucket reuses the epoch."""
+  tiny_config.num_epochs, tiny_config.batch_size = 3, 4
+  tiny_config.vae.plateau_factor, tiny_config.vae.plateau_patience = 0.5, 1
+  tiny_config.vae.contrastive_weight = 0.5
+  dataset = _dataset(10, 21, 3)
+  dataset = dataclasses.replace(
+      dataset,
+      x_train=np.concatenate([dataset.x_train, -dataset.x_train], axis=1),
+      x_test=np.concatenate([dataset.x_test, -dataset.x_test], axis=1))
+  train._PADDED_EPOCHS.clear()
+  padded, padded_losses = _train_vae(tiny_config, dataset, 'on')
+  unpadded, losses = _train_vae(tiny_config, dataset, 'off')
+  np.testing.assert_allclose(padded_losses, losses, rtol=1e-4)
+  assert len(losses) == 2 * 3
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5),
+      padded, unpadded)
+  (jitted,) = train._PADDED_EPOCHS.values()
+  other = _dataset(13, 30, 2)
+  other = dataclasses.replace(
+      other,
+      x_train=np.concatenate([other.x_train] * 2, axis=1),
+      x_test=np.concatenate([other.x_test] * 2, axis=1))
+  _train_vae(tiny_config, other, 'on')
+  assert list(train._PADDED_EPOCHS.values()) == [jitted]
+  assert jitted._cache_size() == 1
+
+
+def test_resizing_a_vae_pads_each_channel_and_cuts_back():
+  vae = models.VAE(series_length=5, num_classes=3, num_channels=2,
+                   latent_dim=2, hidden_dims=(4,))
+  params = jax.device_get(vae.init(jax.random.PRNGKey(0),
+                                   np.zeros((1, 2, 5), np.float32),
+                                   jax.random.PRNGKey(1))['params'])
+  padded = buckets.resize_vae(params, 8, 16, channels=2, depth=1)
+  kernel = padded['encoder']['Dense_0']['kernel'].reshape(2, 8, 4)
+  np.testing.assert_array_equal(kernel[:, :5], params['encoder']['Dense_0'][
+      'kernel'].reshape(2, 5, 4))
+  np.testing.assert_array_equal(kernel[:, 5:], 0)
+  out = padded['decoder']['Dense_1']['bias'].reshape(2, 8)
+  np.testing.assert_array_equal(out[:, 5:], 0)
+  assert padded['head']['kernel'].shape == (2, 16)
+  assert padded['encoder']['Dense_1']['kernel'].shape == (4, 4)  # latent
+  # The padded model decodes the unpadded one's series, then zeros.
+  big = vae.clone(series_length=8, num_classes=16)
+  x = np.random.default_rng(0).normal(size=(3, 2, 5)).astype(np.float32)
+  z = vae.apply({'params': params}, x, method=models.VAE.encode)[0]
+  z_big = big.apply({'params': padded}, np.pad(x, ((0, 0), (0, 0), (0, 3))),
+                    method=models.VAE.encode)[0]
+  np.testing.assert_allclose(z_big, z, rtol=1e-5, atol=1e-6)
+  decoded = big.apply({'params': padded}, z, method=models.VAE.decode)
+  np.testing.assert_allclose(
+      decoded[..., :5], vae.apply({'params': params}, z,
+                                  method=models.VAE.decode), rtol=1e-5,
+      atol=1e-6)
+  np.testing.assert_array_equal(decoded[..., 5:], 0)
+  back = buckets.resize_vae(padded, 5, 3, channels=2, depth=1)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, back, params)

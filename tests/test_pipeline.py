@@ -136,7 +136,7 @@ def test_classifier_plan_floors_the_batch_and_matches_the_steps(tiny_config):
 
 
 def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
-    tiny_config):
+    tiny_config, monkeypatch):
   tiny_config.classifier.num_epochs = 20
   tiny_config.classifier.learning_rate = 1e-2
   dataset = data.load(tiny_config)
@@ -149,17 +149,25 @@ def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
   probs = pipeline.one_hot(np.concatenate([y, labels]), 3)
   fixed = (np.broadcast_to(np.concatenate([x] * 4), (2, 4 * n) + x.shape[1:]),
            np.broadcast_to(probs, (2,) + probs.shape), np.ones((2, 4 * n)))
+  trained = []
+  train_classifier = pipeline.train_classifier
+
+  def spy(*args, **kwargs):
+    trained.append((args, train_classifier(*args, **kwargs)))
+    return trained[-1][1]
+  monkeypatch.setattr(pipeline, 'train_classifier', spy)
   _, _, w = pipeline.filter_labels(tiny_config, dataset, fixed, keys,
                                    reporting.NullLogger(), 'filter',
                                    parallel.Placement(), seeds)
   np.testing.assert_array_equal(w[:, :n], 1.0)  # the originals stay
   kept = w[:, n:].reshape(2, 3, n)
   np.testing.assert_array_equal(kept.sum(axis=1), 1.0)
-  # The label kept is the baseline's prediction (its model trained again
-  # here with the baseline's keys): not an untrained model's guess.
-  baseline = pipeline.train_classifier(
-      tiny_config, dataset, x, y, keys['classifier_init'],
-      keys['baseline_train'], reporting.NullLogger(), 'baseline')
+  # The label kept is the prediction of the baseline's model: trained on the
+  # originals with the baseline's keys, and trained (not a random guess).
+  ((args, baseline),) = trained
+  assert args[2] is x and args[3] is y
+  assert args[4] is keys['classifier_init']
+  assert args[5] is keys['baseline_train']
   predicted = train.predict(baseline['model'], baseline['states'], x)
   chosen = labels.reshape(3, n)[kept.argmax(1), np.arange(n)]
   np.testing.assert_array_equal(chosen, predicted)

@@ -13,7 +13,9 @@
 # sweep over $SWEEP_DATASETS compiles with and without shape buckets
 # ($OUT/sweep_programs.json; SWEEP_DATASETS= skips it), and a slice of the
 # dev26 sweep of $DEV26_LIMIT seconds (default 120; 0 skips it) in
-# $OUT/dev26.csv.
+# $OUT/dev26.csv; with OTHER12_LIMIT=S (default 0: skipped), S seconds of
+# every method on the other 12 shared datasets ($OUT/methods_other12.csv,
+# resumed from $OTHER12_RESUME if given).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/out}
@@ -43,4 +45,10 @@ if [ -n "$SWEEP_DATASETS" ]; then
 fi
 if [ "${DEV26_LIMIT:-120}" -gt 0 ]; then
   LIMIT=${DEV26_LIMIT:-120} DATA_DIR="$DATA_DIR" OUT="$OUT" bash benchmarks/dev26_gpu.sh
+fi
+if [ "${OTHER12_LIMIT:-0}" -gt 0 ]; then
+  CONFIG=configs/experiments/methods_other12.py LIMIT=$OTHER12_LIMIT \
+    RESUME=${OTHER12_RESUME:-} DATA_DIR="$DATA_DIR" OUT="$OUT" \
+    bash benchmarks/sweep_gpu.sh \
+    --config.sweep.augmentations="('latent','latent_class','latent(mode=online)','jitter','scaling','magnitude_warp','time_warp','window_slice','window_warp','mixup')"
 fi

@@ -416,12 +416,18 @@ def fit_augmentation(aug, vae, vae_params, x, probs, num_seeds):
       aug.method.fit(x, probs, None)))(x, probs)
 
 
-def fixed_sets(aug, vae, vae_params, keys, x, probs):
-  """Each seed's originals and fixed synthetic set (augment.fixed_sets)."""
-  if aug.method.needs_vae:
-    return augment.fixed_sets(aug.method, keys['augment'], x, probs, vae,
-                              vae_params)
-  return augment.fixed_sets(aug.method, keys['augment'], x, probs)
+def fixed_sets(config, dataset, aug, vae, vae_params, keys, logger, stage,
+               placement, seeds):
+  """Each seed's originals and fixed synthetic set (augment.fixed_sets),
+  with aug.label_filter applied (filter_labels)."""
+  vae_args = (vae, vae_params) if aug.method.needs_vae else ()
+  fixed = augment.fixed_sets(aug.method, keys['augment'], dataset.x_train,
+                             one_hot(dataset.y_train, dataset.num_classes),
+                             *vae_args)
+  if aug.label_filter == 'baseline':
+    fixed = filter_labels(config, dataset, fixed, keys, logger,
+                          f'{stage}/label_filter', placement, seeds)
+  return fixed
 
 
 def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
@@ -482,10 +488,8 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         aug_states=states)
     extra['train_size'] = int(dataset.x_train.shape[0])
   else:
-    fixed = fixed_sets(aug, vae, vae_params, keys, dataset.x_train, probs)
-    if aug.label_filter == 'baseline':
-      fixed = filter_labels(config, dataset, fixed, keys, logger,
-                            f'{stage}/label_filter', placement, seeds)
+    fixed = fixed_sets(config, dataset, aug, vae, vae_params, keys, logger,
+                       stage, placement, seeds)
     scores = train_classifier(
         config, dataset, fixed[0], fixed[1], keys['classifier_init'],
         keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
@@ -564,8 +568,8 @@ def augmented_stage(config, aug, dataset, vae, vae_params, keys, logger,
     results['wall_time_s']['augmented'] = time.perf_counter() - start
   if fixed is None and config.export_synthetic and not isinstance(
       aug, auto_lib.Auto):
-    fixed = fixed_sets(aug, vae, vae_params, keys, dataset.x_train,
-                       one_hot(dataset.y_train, dataset.num_classes))
+    fixed = fixed_sets(config, dataset, aug, vae, vae_params, keys, logger,
+                       'export', placement, seeds)
   return scores, fixed
 
 

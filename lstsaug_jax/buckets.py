@@ -116,10 +116,7 @@ def resize_head(tree, classes):
   def resize(path, leaf):
     if not any(getattr(p, 'key', None) == HEAD for p in path):
       return leaf
-    if leaf.shape[-1] >= classes:
-      return leaf[..., :classes]
-    widths = [(0, 0)] * (leaf.ndim - 1) + [(0, classes - leaf.shape[-1])]
-    return jax.numpy.pad(leaf, widths)
+    return _resize(leaf, -1, classes)
   return jax.tree_util.tree_map_with_path(resize, tree)
 
 

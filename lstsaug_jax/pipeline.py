@@ -475,10 +475,10 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         keys['classifier_init'], keys['baseline_train'], logger, stage,
         placement, seeds)
     return dict(scores, train_size=int(dataset.x_train.shape[0])), None
-  probs = one_hot(dataset.y_train, dataset.num_classes)
   extra = dict(augmentation=aug.label)
   fixed = None
   if aug.online:
+    probs = one_hot(dataset.y_train, dataset.num_classes)
     states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
                               len(seeds))
     scores = train_classifier(

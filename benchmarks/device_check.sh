@@ -14,8 +14,13 @@
 # ($OUT/sweep_programs.json; SWEEP_DATASETS= skips it), and a slice of the
 # dev26 sweep of $DEV26_LIMIT seconds (default 120; 0 skips it) in
 # $OUT/dev26.csv; with OTHER12_LIMIT=S (default 0: skipped), S seconds of
-# every method on the other 12 shared datasets ($OUT/methods_other12.csv,
-# resumed from $OTHER12_RESUME if given).
+# the methods sweep on the other 12 shared datasets ($OUT/methods_other12.csv,
+# resumed from $OTHER12_RESUME if given: the rows so far are
+# benchmarks/results/methods_other12_gpu/methods_other12.csv). The sweep
+# goes dataset by dataset, so OTHER12_METHODS (a sweep.augmentations tuple)
+# defaults to the four methods those rows started, and adding the others
+# (e.g. "('latent','latent_class','jitter','magnitude_warp','scaling',
+# 'time_warp','window_warp','mixup')") is a later call's job.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/out}
@@ -50,5 +55,5 @@ if [ "${OTHER12_LIMIT:-0}" -gt 0 ]; then
   CONFIG=configs/experiments/methods_other12.py LIMIT=$OTHER12_LIMIT \
     RESUME=${OTHER12_RESUME:-} DATA_DIR="$DATA_DIR" OUT="$OUT" \
     bash benchmarks/sweep_gpu.sh \
-    --config.sweep.augmentations="('latent','latent_class','latent(mode=online)','jitter','scaling','magnitude_warp','time_warp','window_slice','window_warp','mixup')"
+    --config.sweep.augmentations="${OTHER12_METHODS:-('jitter(mode=online)','window_slice(mode=online)','magnitude_warp(mode=online)','window_slice')}"
 fi

@@ -226,3 +226,11 @@ def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
   with pytest.raises(results.ResultsError, match="'latnt'"):
     summarize.write_summary(path, str(tmp_path / 'x'),
                             methods=['baseline', 'latnt'])
+
+
+def test_methods_flag_keeps_commas_inside_a_label():
+  conv = "latent [vae.arch='conv', vae.hidden_dims=[32, 64, 64]]"
+  warp = "window_warp(mode='fixed';scales=(0.5, 1.5))"
+  assert summarize.split_labels(f'baseline, {warp},{conv},') == [
+      'baseline', warp, conv]
+  assert summarize.split_labels('') == []

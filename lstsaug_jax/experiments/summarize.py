@@ -529,13 +529,31 @@ _ANCHORS = flags.DEFINE_string(
 _ANCHOR_COLUMNS = flags.DEFINE_list(
     'anchor_columns', list(DEFAULT_ANCHOR_COLUMNS),
     'Columns of --anchors to show.')
-_METHODS = flags.DEFINE_list(
-    'methods', None, 'Only these methods, as the tables label them (e.g. '
-    'baseline,latent), so the overall table and ranks can cover the datasets '
+_METHODS = flags.DEFINE_string(
+    'methods', None, 'Only these methods, comma-separated, as the tables '
+    'label them (e.g. baseline,latent; commas inside a label\'s brackets '
+    'stay in it), so the overall table and ranks can cover the datasets '
     'they all have.')
 _SELECT_ON = flags.DEFINE_string(
     'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
     'dataset, the augmentation setting best on validation.')
+
+
+def split_labels(text):
+  """'a,b(x=(1, 2)),c [d=[3, 4]]' -> ['a', 'b(x=(1, 2))', 'c [d=[3, 4]]']:
+  the commas between labels, not those inside a label's brackets (its
+  settings, or the VAE fields that label a second CSV's methods)."""
+  labels, depth, start = [], 0, 0
+  for i, ch in enumerate(text):
+    if ch in '([{':
+      depth += 1
+    elif ch in ')]}':
+      depth -= 1
+    elif ch == ',' and depth == 0:
+      labels.append(text[start:i])
+      start = i + 1
+  labels.append(text[start:])
+  return [label.strip() for label in labels if label.strip()]
 
 
 def main(argv):
@@ -546,7 +564,7 @@ def main(argv):
   try:
     written = write_summary(argv[1:], _OUT.value, _ANCHORS.value,
                             _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value),
-                            _METHODS.value)
+                            split_labels(_METHODS.value or ''))
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None
   with open(written['markdown']) as f:

@@ -338,11 +338,13 @@ def make_method(name, **settings):
   return METHODS[name](**settings)
 
 
-def fixed_sets(method, keys, x, y, vae=None, vae_params=None):
+def fixed_sets(method, keys, x, y, vae=None, vae_params=None, weight=1.0):
   """Each seed's training set: the originals (each once, weight 1), then the
   method's fixed synthetic set, fitted to (x, y) and drawn in one program
   (keys: one per seed; vae_params: one VAE per seed, seed axis first, for a
-  method that decodes with the VAE model `vae`).
+  method that decodes with the VAE model `vae`). `weight` scales the
+  synthetic series' loss weights (the method's own are 1, or 0 for a draw
+  its filter refused).
 
   Returns (x (seeds, N, channels, length), y (seeds, N, C), w (seeds, N)).
   """
@@ -350,14 +352,14 @@ def fixed_sets(method, keys, x, y, vae=None, vae_params=None):
   x_slots, y_slots = method.slots(x, y)
   blank, values = method.split()
   return _fixed_sets(blank, vae, values, vae_params, keys, x, y, x_slots,
-                     y_slots)
+                     y_slots, np.float32(weight))
 
 
 # Module level, the method static with its traced settings blanked: one
 # program per method, shapes and VAE, whatever those settings' values.
 @functools.partial(jax.jit, static_argnames=('method', 'vae'))
 def _fixed_sets(method, vae, values, vae_params, keys, x, y, x_slots,
-                y_slots):
+                y_slots, weight):
   method = method.with_values(values)
 
   def one(params, key):
@@ -369,8 +371,8 @@ def _fixed_sets(method, vae, values, vae_params, keys, x, y, x_slots,
   tile = lambda a: jnp.broadcast_to(a, (seeds,) + a.shape)
   return (jnp.concatenate([tile(x), xs.astype(x.dtype)], axis=1),
           jnp.concatenate([tile(y), ys.astype(y.dtype)], axis=1),
-          jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)), ws],
-                          axis=1))
+          jnp.concatenate([tile(jnp.ones(x.shape[:1], x.dtype)),
+                           ws.astype(x.dtype) * weight], axis=1))
 
 
 # --- Specs: a method, its settings and how it trains, as one string ----------

@@ -419,11 +419,12 @@ def fit_augmentation(aug, vae, vae_params, x, probs, num_seeds):
 def fixed_sets(config, dataset, aug, vae, vae_params, keys, logger, stage,
                placement, seeds):
   """Each seed's originals and fixed synthetic set (augment.fixed_sets),
-  with aug.label_filter applied (filter_labels)."""
-  vae_args = (vae, vae_params) if aug.method.needs_vae else ()
+  the synthetic series at loss weight aug.weight, with aug.label_filter
+  applied (filter_labels)."""
+  vae_args = (vae, vae_params) if aug.method.needs_vae else (None, None)
   fixed = augment.fixed_sets(aug.method, keys['augment'], dataset.x_train,
                              one_hot(dataset.y_train, dataset.num_classes),
-                             *vae_args)
+                             *vae_args, weight=aug.weight)
   if aug.label_filter == 'baseline':
     fixed = filter_labels(config, dataset, fixed, keys, logger,
                           f'{stage}/label_filter', placement, seeds)
@@ -494,9 +495,10 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
         config, dataset, fixed[0], fixed[1], keys['classifier_init'],
         keys['augmented_train'], logger, stage, placement, seeds, w=fixed[2])
     n = dataset.x_train.shape[0]
+    # The share of draws kept (loss weight > 0), whatever aug.weight is.
     extra.update(train_size=int(fixed[0].shape[1]),
                  synthetic_accepted=float(np.mean(
-                     parallel.to_host(fixed[2])[:, n:])))
+                     parallel.to_host(fixed[2])[:, n:] > 0)))
   return dict(scores, **extra), fixed
 
 

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from lstsaug_jax import configuration
 from lstsaug_jax import data
 from lstsaug_jax import metrics
 from lstsaug_jax import models
@@ -172,3 +173,22 @@ def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
   chosen = labels.reshape(3, n)[kept.argmax(1), np.arange(n)]
   np.testing.assert_array_equal(chosen, predicted)
   assert (predicted == y).mean() > 0.8
+
+
+def test_a_fixed_sets_weight_scales_its_synthetic_series_only(tiny_config):
+  dataset = data.load(tiny_config)
+  n, seeds = len(dataset.x_train), [42, 43]
+  keys = pipeline.seed_keys(seeds)
+  sets = {}
+  for spec in ('jitter', 'jitter(weight=0.5)'):
+    aug = configuration.parse_method(spec)
+    sets[spec] = [np.asarray(a) for a in pipeline.fixed_sets(
+        tiny_config, dataset, aug, None, None, keys, reporting.NullLogger(),
+        'augmented', parallel.Placement(), seeds)]
+  (x1, y1, w1), (x2, y2, w2) = sets.values()
+  np.testing.assert_array_equal(x2, x1)  # the same draws
+  np.testing.assert_array_equal(y2, y1)
+  np.testing.assert_array_equal(w1[:, :n], 1.0)
+  np.testing.assert_array_equal(w2[:, :n], 1.0)
+  np.testing.assert_array_equal(w1[:, n:], 1.0)
+  np.testing.assert_array_equal(w2[:, n:], 0.5)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lstsaug_jax import configuration
 from lstsaug_jax.experiments import results
 from tests.conftest import results_row
 from lstsaug_jax.experiments import summarize
@@ -231,6 +232,6 @@ def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
 def test_methods_flag_keeps_commas_inside_a_label():
   conv = "latent [vae.arch='conv', vae.hidden_dims=[32, 64, 64]]"
   warp = "window_warp(mode='fixed';scales=(0.5, 1.5))"
-  assert summarize.split_labels(f'baseline, {warp},{conv},') == [
+  assert configuration.split_top_level(f'baseline, {warp},{conv},') == [
       'baseline', warp, conv]
-  assert summarize.split_labels('') == []
+  assert configuration.split_top_level('') == []

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lstsaug_jax import configuration
 from lstsaug_jax import files
 from lstsaug_jax import plotting
 from lstsaug_jax.experiments import results as results_lib
@@ -539,23 +540,6 @@ _SELECT_ON = flags.DEFINE_string(
     'dataset, the augmentation setting best on validation.')
 
 
-def split_labels(text):
-  """'a,b(x=(1, 2)),c [d=[3, 4]]' -> ['a', 'b(x=(1, 2))', 'c [d=[3, 4]]']:
-  the commas between labels, not those inside a label's brackets (its
-  settings, or the VAE fields that label a second CSV's methods)."""
-  labels, depth, start = [], 0, 0
-  for i, ch in enumerate(text):
-    if ch in '([{':
-      depth += 1
-    elif ch in ')]}':
-      depth -= 1
-    elif ch == ',' and depth == 0:
-      labels.append(text[start:i])
-      start = i + 1
-  labels.append(text[start:])
-  return [label.strip() for label in labels if label.strip()]
-
-
 def main(argv):
   if len(argv) < 2:
     raise app.UsageError('Usage: python -m lstsaug_jax.experiments.summarize '
@@ -564,7 +548,7 @@ def main(argv):
   try:
     written = write_summary(argv[1:], _OUT.value, _ANCHORS.value,
                             _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value),
-                            split_labels(_METHODS.value or ''))
+                            configuration.split_top_level(_METHODS.value or ''))
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None
   with open(written['markdown']) as f:

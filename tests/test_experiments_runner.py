@@ -13,6 +13,7 @@ from configs.experiments import dev26
 from configs.experiments import fawaz2019
 from configs.experiments import methods
 from configs.experiments import methods_contrastive
+from configs.experiments import methods_final
 from configs.experiments import methods_other12
 from lstsaug_jax import pipeline
 from lstsaug_jax.experiments import results
@@ -127,7 +128,8 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
 
 def test_shipped_sweep_configs():
   for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
-                 dev26, methods, methods_contrastive, methods_other12):
+                 dev26, methods, methods_contrastive, methods_final,
+                 methods_other12):
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
@@ -160,6 +162,13 @@ def test_shipped_sweep_configs():
   a = results.protocol(methods.get_config())
   b = results.protocol(methods_contrastive.get_config())
   assert {k for k in a if a[k] != b[k]} == {'vae.contrastive_weight'}
+  # The final-model sweep differs from methods.py in the rule and its VAE.
+  final = methods_final.get_config()
+  c = results.protocol(final)
+  assert {k for k in set(a) | set(c) if a.get(k) != c.get(k)} == {
+      'classifier.model_selection', 'vae.arch', 'vae.hidden_dims'}
+  assert c['classifier.model_selection'] == 'final'
+  assert [m.label for m in runner.methods(final)][-1].startswith('auto(')
   other = methods_other12.get_config().sweep.datasets
   assert len(other) == 12 and not set(other) & set(cpu_small.DATASETS)
 

@@ -426,6 +426,11 @@ def _check_setting(spec, key, value):
     raise bad('a finite number >= 0')
   elif key in _FRACTIONS and not 0 < value <= 1:
     raise bad('in (0, 1]')
+  elif key == 'weight' and value == 0:
+    # Every synthetic series would count for nothing: that run is the
+    # baseline with extra work, and its acceptance rate would read 0.
+    raise bad('> 0 (weight 0 trains on the originals alone: that is the '
+              'baseline, which a sweep runs by itself)')
 
 
 @dataclasses.dataclass(frozen=True)

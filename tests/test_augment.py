@@ -290,6 +290,16 @@ def test_label_filter_is_a_fixed_set_setting_and_old_keys_still_match():
     augment.make_augmentation('jitter(label_filter=vae)')
 
 
+def test_a_zero_weight_is_refused_as_the_baseline_in_disguise():
+  # With weight 0 no synthetic series counts, so the run is the baseline
+  # and synthetic_accepted (the share of weights > 0) would read 0.
+  with pytest.raises(ConfigError, match=r'weight=0.0 must be > 0.*baseline'):
+    augment.make_augmentation('jitter(weight=0)')
+  with pytest.raises(ConfigError, match='weight=-1.0'):
+    augment.make_augmentation('latent(weight=-1, mode=online)')
+  assert augment.make_augmentation('jitter(weight=0.25)').weight == 0.25
+
+
 def test_specs_parse_name_settings_and_training():
   aug = augment.make_augmentation(
       "latent_class(alpha=2, density=gaussian, mode=online, share=0.25)")

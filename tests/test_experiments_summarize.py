@@ -141,6 +141,15 @@ def test_command_line(tmp_path):
   assert done.returncode == 0, done.stderr
   assert '| D1 |' in done.stdout
   assert os.path.exists(tmp_path / 'r.summary' / 'summary.md')
+  # --methods end to end, with a label that holds a comma.
+  two = write(tmp_path, 'two.csv', {
+      ('D1',) + B: [0.8], ('D1', 'latent(noise=0.5, num_samples=2)'): [0.9],
+      ('D1',) + A1: [0.7]})
+  done = run(two, '--methods=baseline,latent(noise=0.5, num_samples=2)',
+             f'--out={tmp_path / "picked"}')
+  assert done.returncode == 0, done.stderr
+  picked = json.load(open(tmp_path / 'picked' / 'summary.json'))
+  assert picked['methods'] == ['baseline', 'latent(noise=0.5, num_samples=2)']
   bad = tmp_path / 'bad.csv'
   bad.write_text('x,y\n1,2\n')
   failed = run(str(bad))

@@ -14,6 +14,7 @@ from configs.experiments import fawaz2019
 from configs.experiments import methods
 from configs.experiments import methods_contrastive
 from configs.experiments import methods_final
+from configs.experiments import methods_final_other12
 from configs.experiments import methods_other12
 from lstsaug_jax import pipeline
 from lstsaug_jax.experiments import results
@@ -129,7 +130,7 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
 def test_shipped_sweep_configs():
   for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
                  dev26, methods, methods_contrastive, methods_final,
-                 methods_other12):
+                 methods_final_other12, methods_other12):
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
@@ -169,6 +170,8 @@ def test_shipped_sweep_configs():
       'classifier.model_selection', 'vae.arch', 'vae.hidden_dims'}
   assert c['classifier.model_selection'] == 'final'
   assert [m.label for m in runner.methods(final)][-1].startswith('auto(')
+  # Its other-12 check is the same protocol, so one hash covers both.
+  assert results.protocol(methods_final_other12.get_config()) == c
   other = methods_other12.get_config().sweep.datasets
   assert len(other) == 12 and not set(other) & set(cpu_small.DATASETS)
 

@@ -125,6 +125,15 @@ def start(argv, config):
     handler = logging.get_absl_handler().python_handler
     handler.setFormatter(std_logging.Formatter('%(message)s'))
     handler.addFilter(_OwnRecords())
+  if config.deterministic:
+    os.environ['XLA_FLAGS'] = deterministic_xla_flags(
+        os.environ.get('XLA_FLAGS', ''))
+    if _backend_started():
+      # XLA reads its flags once, when the first backend starts.
+      logging.warning(
+          'deterministic=True came too late: JAX had already started its '
+          'backend, so GPU runs of this process may not repeat exactly. Set '
+          'XLA_FLAGS=%s before anything uses JAX.', DETERMINISTIC_XLA_FLAG)
   if config.distributed:
     # Multi-host (README "Many seeds, many devices"). CPU processes need a
     # collectives backend to exchange arrays (GPUs and TPUs bring theirs).
@@ -139,6 +148,29 @@ def start(argv, config):
     # Every program: on a CPU most of ours compile in under JAX's default
     # threshold of a second, and their sum is what a rerun waits for.
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
+# XLA:GPU picks convolution and matmul kernels by timing candidates while it
+# compiles, and some kernels sum with atomics: either makes two runs of one
+# seed differ. This flag takes the first candidate and deterministic kernels
+# (and implies --xla_gpu_exclude_nondeterministic_ops). CPUs ignore it.
+DETERMINISTIC_XLA_FLAG = '--xla_gpu_deterministic_ops=true'
+
+
+def deterministic_xla_flags(flags):
+  """XLA_FLAGS's value with DETERMINISTIC_XLA_FLAG added, unless the user
+  set that flag (either way) already."""
+  if 'xla_gpu_deterministic_ops' in flags:
+    return flags
+  return f'{flags} {DETERMINISTIC_XLA_FLAG}'.strip()
+
+
+def _backend_started():
+  try:  # JAX has no public way to ask this.
+    from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+    return xla_bridge.backends_are_initialized()
+  except (ImportError, AttributeError):
+    return False
 
 
 def compilation_cache_dir(field, environ=None):

@@ -137,6 +137,7 @@ RULES = {
     'num_processes': integer(0),
     'process_id': integer(-1),
     'compilation_cache_dir': text(),
+    'deterministic': boolean(),
     'shape_buckets': one_of(buckets.SETTINGS),
     'vae.arch': one_of(list(models.VAE_ARCHS)),
     'vae.hidden_dims': int_tuple(),

@@ -99,6 +99,11 @@ def get_config():
   # compiles nothing: 'auto' ($XDG_CACHE_HOME or ~/.cache/lstsaug_jax/xla,
   # or JAX_COMPILATION_CACHE_DIR when set), 'off', or a folder.
   config.compilation_cache_dir = 'auto'
+  # GPU runs that repeat bit for bit: XLA's GPU compiler otherwise picks
+  # kernels by timing them, so two runs of one seed can train differently
+  # (up to 13 points for one seed on an H100; README "Many seeds, many
+  # devices"). No effect on a CPU, which is deterministic anyway.
+  config.deterministic = True
   # Classifier and MLP VAE shapes padded to a few buckets (lengths, batch
   # rows, batches per epoch and class heads rounded up; the padding
   # masked), so datasets share compiled programs, with the unpadded results: 'auto' (on GPU and

@@ -636,7 +636,10 @@ def run(config):
                  num_classes=int(dataset.num_classes),
                  data=dataset.provenance, devices=placement.num_devices,
                  device_placement=placement.mode,
-                 vae_checkpoint=ckpt_path, wall_time_s={})
+                 vae_checkpoint=ckpt_path, wall_time_s={},
+                 # What decides whether a GPU run repeats (cli.start).
+                 platform=jax.default_backend(),
+                 xla_flags=os.environ.get('XLA_FLAGS', ''))
   predictions, classifiers, fixed = {}, {}, None
   try:
     if with_vae:

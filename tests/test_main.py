@@ -12,12 +12,12 @@ import pytest
 from tests.conftest import ROOT
 
 
-def run_main(*overrides):
+def run_main(*overrides, env=None):
   """configs/tiny.py (generated data, no files) with overrides."""
   cmd = [sys.executable, '-m', 'lstsaug_jax.main', '--config=configs/tiny.py',
          *overrides]
   return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=600)
+                        timeout=600, env=env)
 
 
 @pytest.fixture(scope='module')
@@ -28,7 +28,9 @@ def first_run(tmp_path_factory):
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.baseline=True',
                   '--config.test_augment=True', '--config.augment_plot=True',
                   '--config.num_samples=2',
-                  f'--config.compilation_cache_dir={tmp / "cache"}')
+                  f'--config.compilation_cache_dir={tmp / "cache"}',
+                  # Every program the run builds, as StableHLO text.
+                  env=dict(os.environ, JAX_DUMP_IR_TO=str(tmp / 'ir')))
   assert proc.returncode == 0, proc.stderr
   (run_dir,) = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
   return tmp, dirs, proc, run_dir
@@ -69,15 +71,50 @@ def test_end_to_end_writes_results_and_honours_overrides(first_run):
   assert len(os.listdir(tmp / 'cache')) >= 5
 
 
+def test_runs_are_deterministic_on_gpus_by_default(first_run):
+  """deterministic=True (the default) puts XLA's GPU determinism flag in
+  the run's XLA_FLAGS before JAX starts; results.json says which flags ran.
+  That flag makes XLA refuse to compile select-and-scatter (the gradient
+  of max pooling; it has no deterministic GPU kernel), so none of the
+  run's programs may hold one, or the default would break every GPU run."""
+  from lstsaug_jax import cli  # pylint: disable=g-import-not-at-top
+  tmp, _, _, run_dir = first_run
+  with open(os.path.join(run_dir, 'results.json')) as f:
+    results = json.load(f)
+  assert results['xla_flags'] == cli.deterministic_xla_flags(
+      os.environ.get('XLA_FLAGS', ''))
+  assert '--xla_gpu_deterministic_ops=true' in results['xla_flags']
+  modules = glob.glob(str(tmp / 'ir' / '*.mlir'))
+  assert len(modules) >= 5
+  for path in modules:
+    with open(path) as f:
+      assert 'select_and_scatter' not in f.read(), path
+
+
+def test_deterministic_xla_flags():
+  from lstsaug_jax import cli  # pylint: disable=g-import-not-at-top
+  flag = '--xla_gpu_deterministic_ops=true'
+  assert cli.deterministic_xla_flags('') == flag
+  assert cli.deterministic_xla_flags('--xla_dump_to=/d') == (
+      f'--xla_dump_to=/d {flag}')
+  assert cli.deterministic_xla_flags(flag) == flag  # never twice
+  # The user's own choice, either way, stays.
+  assert cli.deterministic_xla_flags('--xla_gpu_deterministic_ops=false') == (
+      '--xla_gpu_deterministic_ops=false')
+
+
 def test_use_trained_restores_instead_of_training(first_run):
   tmp, dirs, _, first_dir = first_run
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
-                  '--config.test_augment=True')
+                  '--config.test_augment=True', '--config.deterministic=False')
   assert proc.returncode == 0, proc.stderr
   assert 'Restored the trained VAE from' in proc.stderr
   run_dirs = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
   assert len(run_dirs) == 2  # a new run never overwrites an old one
   (second_dir,) = [d for d in run_dirs if d != first_dir]
+  with open(os.path.join(second_dir, 'results.json')) as f:
+    # deterministic=False leaves the user's XLA_FLAGS as they were.
+    assert json.load(f)['xla_flags'] == os.environ.get('XLA_FLAGS', '')
   stages = {r['stage'] for r in read_jsonl(
       os.path.join(second_dir, 'metrics.jsonl'))}
   assert stages == {'augmented'}

@@ -46,7 +46,8 @@ LEGACY_COLUMNS = (
 # Fields that do not change what a run computes (where it reads and writes,
 # what it shows, how it is spread over devices), or that are columns of
 # each row (dataset, seed, noise, num_samples), or that list the sweep.
-# conv_impl: its choices give the same results up to rounding.
+# conv_impl: its choices give the same results up to rounding; so does
+# deterministic (which GPU kernels run, not what they compute).
 UNHASHED = frozenset((
     'dataset', 'seed', 'num_seeds', 'noise', 'num_samples', 'sweep',
     'data_dir', 'download', 'download_url', 'download_timeout', 'model_dir',
@@ -55,7 +56,7 @@ UNHASHED = frozenset((
     'wandb',
     'wandb_project', 'eval_every', 'eval_batch_size', 'progress',
     'num_devices', 'distributed', 'coordinator_address', 'num_processes',
-    'process_id', 'compilation_cache_dir', 'shape_buckets',
+    'process_id', 'compilation_cache_dir', 'shape_buckets', 'deterministic',
     'classifier.conv_impl',
     'augment'))
 

@@ -30,3 +30,25 @@ def test_step_table_counts_flops_against_the_peak(tmp_path):
   # Longer series, more work: the ResNet's FLOPs grow with the length.
   assert (rows['resnet_tiny', 24]['flops_per_step']
           > rows['resnet_tiny', 16]['flops_per_step'])
+
+
+def test_xla_cpu_flags_runs_each_flag_set_in_its_own_process(tmp_path):
+  """benchmarks/xla_cpu_flags.py: every set's XLA_FLAGS reach its own
+  benchmark process (a flag XLA does not know fails that set alone), and
+  the reference set's steps are compared with themselves."""
+  out = tmp_path / 'flags.json'
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/xla_cpu_flags.py', '--models=resnet_tiny',
+       '--lengths=16', '--batch_size=4', '--repeats=1', '--matmul_n=64',
+       '--flag_sets=default,bogus=--xla_cpu_no_such_flag=true',
+       f'--json={out}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  default, bogus = json.loads(out.read_text())['flag_sets']
+  assert default['xla_flags'] == '' and default['error'] is None
+  (step,) = default['steps']
+  assert (step['model'], step['length']) == ('resnet_tiny', 16)
+  assert step['step_s'] > 0 and step['second_step_loss'] > 0
+  assert step['loss_rel_diff'] == 0 and step['same_training']
+  assert bogus['xla_flags'] == '--xla_cpu_no_such_flag=true'
+  assert 'xla_cpu_no_such_flag' in bogus['error'] and 'steps' not in bogus

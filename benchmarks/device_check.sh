@@ -21,6 +21,9 @@
 # defaults to the four methods those rows started, and adding the others
 # (e.g. "('latent','latent_class','jitter','magnitude_warp','scaling',
 # 'time_warp','window_warp','mixup')") is a later call's job.
+# DETERMINISM_EPOCHS=N (default 100; 0 skips it) runs a GunPoint baseline of
+# N epochs twice with `deterministic` on and twice off, each compiling
+# afresh ($OUT/determinism.json: whether the runs repeat, and their times).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/out}
@@ -41,6 +44,12 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   timeout ${TESTS_LIMIT:-120} python3 -m pytest -q -p no:cacheprovider \
     ${TESTS:-tests/test_models.py tests/test_train.py tests/test_augment.py tests/test_buckets.py} \
     2>&1 | tail -5 | tee "$OUT/tests_gpu.log"
+fi
+if [ "${DETERMINISM_EPOCHS:-100}" -gt 0 ]; then
+  timeout ${DETERMINISM_LIMIT:-240} python3 benchmarks/determinism.py --config=configs/gunpoint.py \
+    --runs=2 --settings=True,False --override=--config.data_dir="$DATA_DIR" \
+    --override=--config.baseline=True --override=--config.num_epochs=$DETERMINISM_EPOCHS \
+    --json="$OUT/determinism.json" 2>&1 | grep -v -e '^W' -e '^I' | tee "$OUT/determinism.log"
 fi
 SWEEP_DATASETS=${SWEEP_DATASETS-GunPoint,ECG200,Coffee,ArrowHead,Plane,SyntheticControl}
 if [ -n "$SWEEP_DATASETS" ]; then

@@ -52,3 +52,23 @@ def test_xla_cpu_flags_runs_each_flag_set_in_its_own_process(tmp_path):
   assert step['loss_rel_diff'] == 0 and step['same_training']
   assert bogus['xla_flags'] == '--xla_cpu_no_such_flag=true'
   assert 'xla_cpu_no_such_flag' in bogus['error'] and 'steps' not in bogus
+
+
+def test_determinism_repeats_a_cpu_run_exactly(tmp_path):
+  """benchmarks/determinism.py: two CPU runs of one command line (fresh
+  compiles) give the same losses and predictions, and the report says
+  which XLA flags they ran with."""
+  out = tmp_path / 'determinism.json'
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/determinism.py', '--config=configs/tiny.py',
+       '--runs=2', '--settings=True', '--override=--config.num_epochs=2',
+       '--override=--config.baseline=True', f'--json={out}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  (entry,) = json.loads(out.read_text())['settings']
+  assert entry['platform'] == 'cpu'
+  assert '--xla_gpu_deterministic_ops=true' in entry['xla_flags']
+  (against,) = entry['against_first_run']
+  assert against['predictions_differ'] == {'baseline': 0}
+  assert against['max_loss_diff'] == 0 and entry['repeats_exactly']
+  assert len(entry['wall_s']) == 2

@@ -78,7 +78,8 @@ def test_runs_are_deterministic_on_gpus_by_default(first_run):
   of max pooling; it has no deterministic GPU kernel), so none of the
   run's programs may hold one, or the default would break every GPU run."""
   from lstsaug_jax import cli  # pylint: disable=g-import-not-at-top
-  tmp, _, _, run_dir = first_run
+  tmp, _, proc, run_dir = first_run
+  assert 'came too late' not in proc.stderr  # set before JAX started
   with open(os.path.join(run_dir, 'results.json')) as f:
     results = json.load(f)
   assert results['xla_flags'] == cli.deterministic_xla_flags(

@@ -61,7 +61,7 @@ def test_determinism_repeats_a_cpu_run_exactly(tmp_path):
   out = tmp_path / 'determinism.json'
   proc = subprocess.run(
       [sys.executable, 'benchmarks/determinism.py', '--config=configs/tiny.py',
-       '--runs=2', '--settings=True', '--override=--config.num_epochs=2',
+       '--runs=2', '--settings=True', '--override=--config.num_epochs=1',
        '--override=--config.baseline=True', f'--json={out}'],
       cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]

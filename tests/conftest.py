@@ -52,6 +52,15 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = _JAX_CACHE
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
+# The command lines add XLA's GPU determinism flag to XLA_FLAGS
+# (config.deterministic), and XLA_FLAGS is part of JAX's cache key: the
+# whole session runs with it, so that in-process tests and the command
+# lines their subprocesses run share compiled programs. USER_XLA_FLAGS:
+# what the user had, for the tests of that flag.
+from lstsaug_jax import cli as _cli  # pylint: disable=g-import-not-at-top
+USER_XLA_FLAGS = os.environ.get('XLA_FLAGS', '')
+os.environ['XLA_FLAGS'] = _cli.deterministic_xla_flags(USER_XLA_FLAGS)
+
 
 @pytest.fixture
 def tiny_config(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.conftest import USER_XLA_FLAGS
 
 
 def run_main(*overrides, env=None):
@@ -29,8 +30,10 @@ def first_run(tmp_path_factory):
                   '--config.test_augment=True', '--config.augment_plot=True',
                   '--config.num_samples=2',
                   f'--config.compilation_cache_dir={tmp / "cache"}',
-                  # Every program the run builds, as StableHLO text.
-                  env=dict(os.environ, JAX_DUMP_IR_TO=str(tmp / 'ir')))
+                  # Every program the run builds, as StableHLO text; the
+                  # user's XLA_FLAGS, without the session's determinism flag.
+                  env=dict(os.environ, JAX_DUMP_IR_TO=str(tmp / 'ir'),
+                           XLA_FLAGS=USER_XLA_FLAGS))
   assert proc.returncode == 0, proc.stderr
   (run_dir,) = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
   return tmp, dirs, proc, run_dir
@@ -82,8 +85,7 @@ def test_runs_are_deterministic_on_gpus_by_default(first_run):
   assert 'came too late' not in proc.stderr  # set before JAX started
   with open(os.path.join(run_dir, 'results.json')) as f:
     results = json.load(f)
-  assert results['xla_flags'] == cli.deterministic_xla_flags(
-      os.environ.get('XLA_FLAGS', ''))
+  assert results['xla_flags'] == cli.deterministic_xla_flags(USER_XLA_FLAGS)
   assert '--xla_gpu_deterministic_ops=true' in results['xla_flags']
   modules = glob.glob(str(tmp / 'ir' / '*.mlir'))
   assert len(modules) >= 5
@@ -107,7 +109,8 @@ def test_deterministic_xla_flags():
 def test_use_trained_restores_instead_of_training(first_run):
   tmp, dirs, _, first_dir = first_run
   proc = run_main(*dirs, '--config.num_epochs=3', '--config.use_trained=True',
-                  '--config.test_augment=True', '--config.deterministic=False')
+                  '--config.test_augment=True', '--config.deterministic=False',
+                  env=dict(os.environ, XLA_FLAGS=USER_XLA_FLAGS))
   assert proc.returncode == 0, proc.stderr
   assert 'Restored the trained VAE from' in proc.stderr
   run_dirs = glob.glob(str(tmp / 'results' / 'synthetic_cbf' / '*'))
@@ -115,7 +118,7 @@ def test_use_trained_restores_instead_of_training(first_run):
   (second_dir,) = [d for d in run_dirs if d != first_dir]
   with open(os.path.join(second_dir, 'results.json')) as f:
     # deterministic=False leaves the user's XLA_FLAGS as they were.
-    assert json.load(f)['xla_flags'] == os.environ.get('XLA_FLAGS', '')
+    assert json.load(f)['xla_flags'] == USER_XLA_FLAGS
   stages = {r['stage'] for r in read_jsonl(
       os.path.join(second_dir, 'metrics.jsonl'))}
   assert stages == {'augmented'}

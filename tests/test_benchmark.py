@@ -2,10 +2,12 @@
 timings mean nothing here, its FLOP counts and fields do)."""
 
 import json
+import os
 import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.conftest import USER_XLA_FLAGS
 
 
 def test_step_table_counts_flops_against_the_peak(tmp_path):
@@ -63,7 +65,10 @@ def test_determinism_repeats_a_cpu_run_exactly(tmp_path):
       [sys.executable, 'benchmarks/determinism.py', '--config=configs/tiny.py',
        '--runs=2', '--settings=True', '--override=--config.num_epochs=1',
        '--override=--config.baseline=True', f'--json={out}'],
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
+      cwd=ROOT, capture_output=True, text=True, timeout=600,
+      # The user's XLA_FLAGS, without the session's determinism flag: the
+      # run itself must add it.
+      env=dict(os.environ, XLA_FLAGS=USER_XLA_FLAGS))
   assert proc.returncode == 0, proc.stderr[-3000:]
   (entry,) = json.loads(out.read_text())['settings']
   assert entry['platform'] == 'cpu'

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from lstsaug_jax import configuration
 from lstsaug_jax.experiments import results
@@ -244,3 +245,55 @@ def test_methods_flag_keeps_commas_inside_a_label():
   assert configuration.split_top_level(f'baseline, {warp},{conv},') == [
       'baseline', warp, conv]
   assert configuration.split_top_level('') == []
+
+
+def test_difference_interval_seed_noise_and_detectable_difference():
+  seeds = lambda *accs: dict(enumerate(accs))
+  method = [seeds(0.90, 0.92, 0.88), seeds(0.80, 0.82, 0.78),
+            seeds(0.70, 0.70, 0.70)]
+  baseline = [seeds(0.88, 0.89, 0.87), seeds(0.81, 0.81, 0.81),
+              seeds(0.66, 0.63, 0.69)]
+  diff = summarize.difference_from_baseline(method, baseline)
+  d = np.array([0.02, -0.01, 0.04])  # differences of the seed means
+  assert diff['mean'] == pytest.approx(d.mean())
+  assert diff['se'] == pytest.approx(0.0145297, abs=1e-7)
+  # t(0.975, 2 df) = 4.3027: by hand, and as scipy's one-sample t test
+  # computes it.
+  assert diff['ci'] == pytest.approx([-0.045850, 0.079183], abs=1e-6)
+  assert diff['ci'] == pytest.approx(
+      list(stats.ttest_1samp(d, 0).confidence_interval(0.95)))
+  # (t(0.975, 2) + t(0.8, 2)) * se = (4.3027 + 1.0607) * 0.0145297.
+  assert diff['detectable'] == pytest.approx(0.077927, abs=1e-6)
+  # Paired differences per seed: [.02 .03 .01], [-.01 .01 -.03],
+  # [.04 .07 .01]; variances 1e-4, 4e-4, 9e-4, each over 3 seeds; the
+  # mean over 3 datasets: sqrt(1.4e-3 / 3) / 3.
+  assert diff['seed_noise'] == pytest.approx(np.sqrt(1.4e-3 / 3) / 3)
+  # The seeds are paired: D1's baseline accuracies under other seeds give
+  # other differences.
+  shuffled = [seeds(0.87, 0.88, 0.89), baseline[1], baseline[2]]
+  assert summarize.difference_from_baseline(method, shuffled)[
+      'seed_noise'] != pytest.approx(diff['seed_noise'])
+  # Only the seeds both arms ran are paired; one such seed is too few.
+  partial = summarize.difference_from_baseline(
+      [{0: 0.9, 1: 0.8}] * 2, [{0: 0.8, 1: 0.8, 2: 0.5}] * 2)
+  assert partial['seed_noise'] == pytest.approx(
+      np.sqrt(2 * np.var([0.1, 0.0], ddof=1) / 2) / 2)
+  one_seed = summarize.difference_from_baseline([{0: 0.9}] * 2,
+                                                [{0: 0.8}] * 2)
+  assert one_seed['seed_noise'] is None and one_seed['ci'] is not None
+  one_dataset = summarize.difference_from_baseline(method[:1], baseline[:1])
+  assert one_dataset['ci'] is None and one_dataset['detectable'] is None
+  assert one_dataset['mean'] == pytest.approx(0.02)
+
+
+def test_markdown_states_the_interval_of_each_difference(tmp_path):
+  written = summarize.write_summary(write(tmp_path, 'r.csv', TEST),
+                                    str(tmp_path / 'out'))
+  summary = json.load(open(written['json']))
+  diff = summary['vs_baseline']['latent']['difference']
+  lo, hi = diff['ci']
+  assert lo < diff['mean'] < hi
+  row = (f'| latent | 3 | {100 * diff["mean"]:+.2f} | '
+         f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {100 * diff["se"]:.2f} | '
+         f'{100 * diff["seed_noise"]:.2f} |')
+  assert row in open(written['markdown']).read()

@@ -6,7 +6,9 @@
 writes, beside the CSV unless --out says otherwise: summary.md (a table per
 dataset, mean +- std over seeds per method, the best in bold; mean accuracy
 and mean rank per method; wins/ties/losses and a Wilcoxon signed-rank p
-against the baseline; published accuracies beside ours), summary.json (the
+against the baseline, with a 95% interval of the mean difference, its
+seed noise and the smallest difference the datasets could detect;
+published accuracies beside ours), summary.json (the
 same numbers), scatter.png (each augmentation against the baseline, one
 point per dataset), bars.png (per-dataset accuracy with error bars) and
 ranks.png (mean ranks with Nemenyi's critical difference, Demsar 2006).
@@ -177,12 +179,56 @@ def against_baseline(accuracies, baseline):
               wilcoxon_p=wilcoxon_p(accuracies, baseline))
 
 
+def difference_from_baseline(method, baseline, level=0.95, power=0.8):
+  """How closely the datasets pin down a method's mean accuracy difference
+  from the baseline (method minus baseline), and how large a difference
+  they could show at all.
+
+  method, baseline: per dataset, {seed: accuracy}, the same datasets in
+  the same order. Returns a dict:
+    mean: the mean over datasets of the difference of seed means;
+    ci: a t interval at `level` over datasets (the datasets are the
+      sample; seeds are inside each dataset's mean);
+    seed_noise: the standard error that seed noise alone puts on `mean`,
+      from the spread over seeds of each dataset's paired difference (a
+      seed gives both arms the same initial weights and keys). Near the
+      interval's own standard error, the datasets' differences are mostly
+      seed noise and more seeds narrow it; far below, the method's effect
+      differs between datasets and only more datasets do;
+    detectable: the smallest true mean difference that a two-sided paired
+      t test over these datasets at 0.05 finds with probability `power`,
+      given the spread of the per-dataset differences (the usual normal
+      approximation to the noncentral t).
+  Fields that need two datasets (or two seeds both arms ran) are None
+  without them.
+  """
+  d = np.array([np.mean(list(m.values())) - np.mean(list(b.values()))
+                for m, b in zip(method, baseline)])
+  n = len(d)
+  out = dict(mean=float(d.mean()) if n else None, ci=None, se=None,
+             seed_noise=None, detectable=None)
+  if n >= 2:
+    se = float(d.std(ddof=1)) / np.sqrt(n)
+    t = stats.t.ppf(0.5 + level / 2, n - 1)
+    out.update(ci=[float(d.mean() - t * se), float(d.mean() + t * se)],
+               se=se, detectable=float(
+                   (stats.t.ppf(0.975, n - 1) + stats.t.ppf(power, n - 1))
+                   * se))
+  paired = [[m[k] - b[k] for k in m if k in b]
+            for m, b in zip(method, baseline)]
+  if n and all(len(p) >= 2 for p in paired):
+    variance = sum(np.var(p, ddof=1) / len(p) for p in paired)
+    out['seed_noise'] = float(np.sqrt(variance) / n)
+  return out
+
+
 def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   """The numbers of the summary, as plain Python values."""
   labels = method_order(df[df['label'] != CHOSEN])
   if CHOSEN in set(df['label']):
     labels.append(CHOSEN)
   grouped = df.groupby(['dataset', 'label'])['accuracy']
+  by_seed = df.groupby(['dataset', 'label', 'seed'])['accuracy'].mean()
   mean, std, count = grouped.mean(), grouped.std(ddof=0), grouped.count()
   datasets = list(dict.fromkeys(df['dataset']))
   per_dataset = {
@@ -217,7 +263,10 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
         against_baseline(a, b), datasets=len(both),
         mean_accuracy=float(a.mean()) if both else None,
         baseline_mean_accuracy=float(b.mean()) if both else None,
-        worst_difference=float((a - b).min()) if both else None)
+        worst_difference=float((a - b).min()) if both else None,
+        difference=difference_from_baseline(
+            [by_seed[(d, m)].to_dict() for d in both],
+            [by_seed[(d, BASELINE)].to_dict() for d in both]))
   summary = dict(methods=labels, datasets=datasets,
                  complete_datasets=complete, per_dataset=per_dataset,
                  vs_baseline=vs_baseline,
@@ -342,6 +391,28 @@ def markdown(summary, chosen=None):
           f'{o["baseline_mean_accuracy"]:.4f} | {o["wins"]} / {o["ties"]} / '
           f'{o["losses"]} | {o["wilcoxon_p"]:.3g} | '
           f'{100 * o["worst_difference"]:+.2f} points |')
+  differences = {m: o for m, o in pairs.items()
+                 if o['difference']['ci'] is not None}
+  if differences:
+    lines += ['', 'How closely the datasets pin each difference down '
+              '(accuracy points, method minus baseline, over the datasets '
+              'both have): a 95% t interval over datasets and its standard '
+              'error; the standard error that seed noise alone gives the '
+              'mean difference (from each dataset\'s paired differences '
+              'over seeds: near the first, more seeds would narrow the '
+              'interval; well below it, only more datasets would); and the '
+              'smallest true difference a paired t test over these '
+              'datasets finds with 80% power at 0.05.', '',
+              '| method | datasets | mean difference | 95% interval | SE | '
+              'seed noise (SE) | detectable |', '|---|---|---|---|---|---|---|']
+    points = lambda v: '-' if v is None else f'{100 * v:.2f}'
+    for m, o in differences.items():
+      diff = o['difference']
+      lo, hi = diff['ci']
+      lines.append(
+          f'| {m} | {o["datasets"]} | {100 * diff["mean"]:+.2f} | '
+          f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {points(diff["se"])} | '
+          f'{points(diff["seed_noise"])} | {points(diff["detectable"])} |')
   cd = summary.get('critical_difference')
   if cd is not None and np.isfinite(cd):
     lines += ['', f'Mean ranks closer than {cd:.2f} (Nemenyi critical '

@@ -273,7 +273,8 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
       desc=stage, learning_rate=c.learning_rate,
       on_epoch=lambda r: logger.log(stage, r), evaluate=evaluate,
       eval_every=config.eval_every, progress=config.progress,
-      model_selection=c.model_selection, seeds=seeds, w=w,
+      model_selection=c.model_selection,
+      average_fraction=c.average_fraction, seeds=seeds, w=w,
       aug_states=None if aug_states is None else placement.per_seed(
           aug_states), num_examples=n)
   states = parallel.gathered(states)

@@ -506,10 +506,28 @@ def predict(model, states, x, batch_size=512, desc='classifier',
 
 # --- The epoch loop ----------------------------------------------------------
 
-# Which epoch's model a run reports: the last one, or (Fawaz et al. 2019's
-# rule) the one whose epoch has the lowest mean training loss. Both use the
+# Which model a run reports: the last epoch's; (Fawaz et al. 2019's rule)
+# the one whose epoch has the lowest mean training loss; or the average of
+# the end-of-epoch weights over the last epochs (Polyak averaging, as in
+# stochastic weight averaging, Izmailov et al. 2018), which steadies the
+# final model's seed-to-seed spread without choosing anything. All use the
 # training data only; test accuracy never selects a model.
-MODEL_SELECTIONS = ('final', 'min_train_loss')
+MODEL_SELECTIONS = ('final', 'min_train_loss', 'average')
+
+
+def averaged_epochs(num_epochs, fraction):
+  """How many of the last epochs 'average' averages: the last `fraction`
+  of them, rounded half up, and at least one."""
+  return min(num_epochs, max(1, int(fraction * num_epochs + 0.5)))
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _add_to_average(average, states, count):
+  """The running mean of the variables: `average` holds `count - 1`
+  epochs' mean, `states` the count-th."""
+  return jax.tree_util.tree_map(
+      lambda mean, new: mean + (new - mean) / count.astype(mean.dtype),
+      average, (states.params, states.batch_stats))
 
 
 @functools.partial(jax.jit, donate_argnums=0)
@@ -529,8 +547,8 @@ def _keep_min_loss(best, states, loss, epoch):
 
 def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
         on_epoch=None, evaluate=None, eval_every=0, progress=True,
-        model_selection='final', seeds=None, w=None, aug_states=None,
-        num_examples=None):
+        model_selection='final', average_fraction=0.25, seeds=None, w=None,
+        aug_states=None, num_examples=None):
   """Runs `num_epochs` epochs of K seeds' states.
 
   Epoch e's metrics are read back while epoch e+1 runs, so the host never
@@ -544,8 +562,10 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   Returns:
     (states, selected_epochs): with model_selection='min_train_loss' the
     states' params and batch_stats are those of each seed's lowest-loss
-    epoch (kept on the device as training runs); selected_epochs (K,) are
-    1-based epoch numbers (num_epochs for 'final').
+    epoch (kept on the device as training runs); with 'average', the mean
+    of the end-of-epoch params and BatchNorm statistics over the last
+    `average_fraction` of the epochs (see averaged_epochs). selected_epochs
+    (K,) are 1-based epoch numbers (num_epochs for 'final' and 'average').
   """
   if model_selection not in MODEL_SELECTIONS:
     raise ValueError(f'model_selection={model_selection!r} is not one of '
@@ -560,7 +580,12 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   start = time.perf_counter()
   pending = None
   num_seeds = states.step.shape[0]
-  best = None
+  best = average = None
+  first_averaged = num_epochs - averaged_epochs(num_epochs, average_fraction)
+  if model_selection == 'average' and num_epochs:
+    average = jax.tree_util.tree_map(
+        lambda a: np.zeros(a.shape, a.dtype),
+        (states.params, states.batch_stats))
   if model_selection == 'min_train_loss' and num_epochs:
     # Made on the host: op by op, every leaf's shape would build a program.
     best = dict(variables=jax.tree_util.tree_map(
@@ -601,6 +626,9 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
     states, metrics = epoch_fn(states, x, y, keys, epoch, w, aug_states)
     if best is not None:
       best = _keep_min_loss(best, states, metrics['loss'], epoch + 1)
+    if average is not None and epoch >= first_averaged:
+      average = _add_to_average(average, states,
+                                np.int32(epoch - first_averaged + 1))
     extra = {}
     if evaluate is not None and eval_every and (epoch + 1) % eval_every == 0:
       extra = evaluate(states)
@@ -610,6 +638,10 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   if pending is not None:
     record(*pending)
   bar.close()
+  if average is not None:
+    params, batch_stats = average
+    return (states.replace(params=params, batch_stats=batch_stats),
+            np.full((num_seeds,), num_epochs))
   if best is None:
     return states, np.full((num_seeds,), num_epochs)
   params, batch_stats = best['variables']

@@ -12,6 +12,8 @@ from configs.experiments import cpu_small_validation
 from configs.experiments import dev26
 from configs.experiments import fawaz2019
 from configs.experiments import methods
+from configs.experiments import methods_average
+from configs.experiments import methods_average_other12
 from configs.experiments import methods_contrastive
 from configs.experiments import methods_final
 from configs.experiments import methods_final_other12
@@ -129,8 +131,9 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
 
 def test_shipped_sweep_configs():
   for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
-                 dev26, methods, methods_contrastive, methods_final,
-                 methods_final_other12, methods_other12):
+                 dev26, methods, methods_average, methods_average_other12,
+                 methods_contrastive, methods_final, methods_final_other12,
+                 methods_other12):
     config = module.get_config()
     runner.validate_sweep(config)
     for name in config.sweep.datasets:
@@ -174,6 +177,13 @@ def test_shipped_sweep_configs():
   assert results.protocol(methods_final_other12.get_config()) == c
   other = methods_other12.get_config().sweep.datasets
   assert len(other) == 12 and not set(other) & set(cpu_small.DATASETS)
+  # The averaged-model sweeps differ from methods_final in the rule alone,
+  # on both groups of datasets.
+  d = results.protocol(methods_average.get_config())
+  assert {k for k in set(c) | set(d) if c.get(k) != d.get(k)} == {
+      'classifier.model_selection'}
+  assert results.protocol(methods_average_other12.get_config()) == d
+  assert methods_average_other12.get_config().sweep.datasets == other
 
 
 def test_command_line_sweep_and_its_errors(tmp_path):

@@ -162,6 +162,47 @@ def test_min_train_loss_keeps_each_seeds_lowest_loss_epoch():
     run('best_test_accuracy')
 
 
+def test_average_is_the_mean_of_the_last_epochs_weights():
+  # Epoch e sets seed k's parameters to (e + 1) * (k + 1) + e^2, so the
+  # mean over epochs is not any one epoch's value.
+  def epoch_fn(states, x, y, keys, epoch, *unused):
+    value = (epoch + 1.0) * jnp.arange(1.0, 4.0) + epoch ** 2
+    states = states.replace(
+        step=states.step + 1, params={'w': value[:, None] * jnp.ones((3, 2))},
+        batch_stats={'mean': -value})
+    return states, dict(loss=jnp.ones(3), learning_rate_scale=jnp.ones(3))
+
+  states = train.TrainState(step=jnp.zeros(3, jnp.int32),
+                            params={'w': jnp.zeros((3, 2))},
+                            batch_stats={'mean': jnp.zeros(3)}, opt_state=())
+  def run(num_epochs, fraction):
+    return train.fit(
+        epoch_fn, states, jnp.zeros((4, 2)), jnp.zeros(4), jnp.zeros((3, 2)),
+        num_epochs, desc='t', learning_rate=1.0, progress=False,
+        model_selection='average', average_fraction=fraction)
+  values = lambda e: (e + 1.0) * np.arange(1.0, 4.0) + e ** 2  # epoch e
+  averaged, selected = run(8, 0.25)  # the last 2 of 8 epochs: 6 and 7
+  np.testing.assert_array_equal(selected, [8, 8, 8])
+  expected = (values(6) + values(7)) / 2
+  np.testing.assert_allclose(averaged.params['w'][:, 1], expected, rtol=1e-6)
+  np.testing.assert_allclose(averaged.batch_stats['mean'], -expected,
+                             rtol=1e-6)
+  assert int(averaged.step[0]) == 8
+  averaged, _ = run(5, 0.5)  # 2.5, rounded up: 3 epochs, 2 to 4
+  np.testing.assert_allclose(averaged.params['w'][:, 0],
+                             (values(2) + values(3) + values(4)) / 3,
+                             rtol=1e-6)
+  averaged, _ = run(3, 1.0)  # every epoch
+  np.testing.assert_allclose(averaged.params['w'][:, 0],
+                             (values(0) + values(1) + values(2)) / 3,
+                             rtol=1e-6)
+  averaged, _ = run(4, 0.01)  # at least the last epoch: the final model
+  np.testing.assert_allclose(averaged.params['w'][:, 0], values(3), rtol=1e-6)
+  assert [train.averaged_epochs(n, f) for n, f in
+          ((40, 0.25), (10, 0.25), (30, 0.1), (1, 0.25), (3, 1.0))] == [
+              10, 3, 3, 1, 3]
+
+
 def test_reduce_on_plateau_lowers_the_learning_rate():
   tx = train.create_optimizer(0.1, steps_per_epoch=2, plateau_factor=0.5,
                               plateau_patience=1)

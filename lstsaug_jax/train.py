@@ -582,15 +582,15 @@ def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
   num_seeds = states.step.shape[0]
   best = average = None
   first_averaged = num_epochs - averaged_epochs(num_epochs, average_fraction)
+  # Buffers for the reported variables, made on the host: op by op, every
+  # leaf's shape would build a program.
+  zeros = lambda: jax.tree_util.tree_map(
+      lambda a: np.zeros(a.shape, a.dtype),
+      (states.params, states.batch_stats))
   if model_selection == 'average' and num_epochs:
-    average = jax.tree_util.tree_map(
-        lambda a: np.zeros(a.shape, a.dtype),
-        (states.params, states.batch_stats))
+    average = zeros()
   if model_selection == 'min_train_loss' and num_epochs:
-    # Made on the host: op by op, every leaf's shape would build a program.
-    best = dict(variables=jax.tree_util.tree_map(
-        lambda a: np.zeros(a.shape, a.dtype),
-        (states.params, states.batch_stats)),
+    best = dict(variables=zeros(),
                 loss=np.full((num_seeds,), np.inf, np.float32),
                 epoch=np.zeros((num_seeds,), np.int32))
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from lstsaug_jax import auto
 from lstsaug_jax import configuration
 from lstsaug_jax.experiments import results
 from tests.conftest import results_row
@@ -297,3 +298,52 @@ def test_markdown_states_the_interval_of_each_difference(tmp_path):
          f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {100 * diff["se"]:.2f} | '
          f'{100 * diff["seed_noise"]:.2f} |')
   assert row in open(written['markdown']).read()
+
+
+def _auto_rows(cross_validated, train_size=20):
+  """auto rows (candidate window_warp) from {dataset: [(cv window_warp,
+  cv none) per seed]}."""
+  spec = auto.parse("auto(candidates=('window_warp',))")
+  return [results_row(dataset=d, method='auto', settings=spec.key, seed=s,
+                      accuracy=0.5, weighted_f1=0.5, train_size=train_size,
+                      details=json.dumps(dict(
+                          chosen='none', cross_validated={
+                              'window_warp': warp, 'none': none})))
+          for d, per_seed in cross_validated.items()
+          for s, (warp, none) in enumerate(per_seed)]
+
+
+def test_auto_cross_validation_against_the_test(tmp_path):
+  # Test differences (window_warp - baseline): D1 +0.10, D2 -0.05, D3 +0.02,
+  # D4 0. Cross-validated ones rank them the same way, then reversed.
+  test = {('D1', 'baseline'): [0.8, 0.8], ('D1', 'window_warp'): [0.9, 0.9],
+          ('D2', 'baseline'): [0.7, 0.7], ('D2', 'window_warp'): [0.6, 0.7],
+          ('D3', 'baseline'): [0.5, 0.5], ('D3', 'window_warp'): [0.5, 0.54],
+          ('D4', 'baseline'): [0.9, 0.9], ('D4', 'window_warp'): [0.9, 0.9]}
+  agree = {'D1': [(0.9, 0.8), (0.9, 0.8)], 'D2': [(0.7, 0.8), (0.8, 0.8)],
+           'D3': [(0.8, 0.8), (0.82, 0.8)], 'D4': [(0.8, 0.8), (0.8, 0.8)]}
+  reverse = {d: [(n, w) for w, n in v] for d, v in agree.items()}
+  label = "auto(candidates=('window_warp',))"
+  for cross_validated, sign in ((agree, 1), (reverse, -1)):
+    path = tmp_path / f'r{sign}.csv'
+    results.ResultsFile(path).append(
+        rows(test) + _auto_rows(cross_validated, train_size=25))
+    summary = summarize.summarise(summarize.load(str(path)))
+    o = summary['auto_cross_validation'][label]['window_warp']
+    assert o['datasets'] == 4 and o['cv_ties'] == 1  # D4
+    assert o['per_dataset']['D1'] == pytest.approx(
+        dict(cv=sign * 0.1, test=0.1))
+    assert o['per_dataset']['D2'] == pytest.approx(
+        dict(cv=sign * -0.05, test=-0.05))
+    assert o['spearman']['r'] == pytest.approx(sign * 1.0)
+    assert o['one_series'] == pytest.approx(1 / 25)
+    assert f'| {label} | window_warp | 4 | 1 | {sign * 1.0:+.2f}' in (
+        summarize.markdown(summary))
+  # Without the candidate's own rows there is nothing to compare.
+  path = tmp_path / 'alone.csv'
+  results.ResultsFile(path).append(
+      rows({k: v for k, v in test.items() if k[1] == 'baseline'})
+      + _auto_rows(agree))
+  summary = summarize.summarise(summarize.load(str(path)))
+  assert summary['auto_cross_validation'] == {}
+  assert 'foretells' not in summarize.markdown(summary)

@@ -7,7 +7,8 @@ writes, beside the CSV unless --out says otherwise: summary.md (a table per
 dataset, mean +- std over seeds per method, the best in bold; mean accuracy
 and mean rank per method; wins/ties/losses and a Wilcoxon signed-rank p
 against the baseline, with a 95% interval of the mean difference, its
-seed noise and the smallest difference the datasets could detect;
+seed noise and the smallest difference the datasets could detect; how
+well auto's cross-validation foretells its candidates' test differences;
 published accuracies beside ours), summary.json (the
 same numbers), scatter.png (each augmentation against the baseline, one
 point per dataset), bars.png (per-dataset accuracy with error bars) and
@@ -222,6 +223,61 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
   return out
 
 
+def auto_cross_validation(df):
+  """How well `auto`'s choice, made on the training set, foretells the test.
+
+  For each auto label and each of its candidates whose own rows are in df
+  (with the baseline's), per dataset: `cv`, the mean over auto's seeds of
+  the candidate's cross-validated accuracy minus none's (from the rows'
+  `details`), and `test`, the candidate's mean test accuracy minus the
+  baseline's. Over those datasets: `cv_ties`, how many have cv = 0 (the
+  folds cannot tell the two apart); `spearman`, the rank correlation of cv
+  and test (None when either is constant); and `one_series`, the median
+  over datasets of one training series' share of a cross-validated score
+  (1 / train_size), the finest step that score can take. Returns
+  {auto label: {candidate: {...}}}.
+  """
+  out = {}
+  autos = df[(df['method'] == AUTO) & (df['details'].fillna('') != '')]
+  if not len(autos) or BASELINE not in set(df['label']):
+    return out
+  test_mean = df.groupby(['dataset', 'label'])['accuracy'].mean()
+  for label, rows in autos.groupby('label', sort=False):
+    scores = [(r.dataset, int(r.train_size),
+               json.loads(r.details)['cross_validated'])
+              for r in rows.itertuples()]
+    candidates = dict.fromkeys(c for _, _, cv in scores for c in cv
+                               if c != 'none')
+    for candidate in candidates:
+      per_dataset, sizes = {}, []
+      for dataset in dict.fromkeys(d for d, _, _ in scores):
+        if ((dataset, candidate) not in test_mean.index
+            or (dataset, BASELINE) not in test_mean.index):
+          continue
+        cv = [c[candidate] - c['none'] for d, _, c in scores
+              if d == dataset and candidate in c and 'none' in c]
+        if not cv:
+          continue
+        per_dataset[dataset] = dict(
+            cv=float(np.mean(cv)),
+            test=float(test_mean[(dataset, candidate)]
+                       - test_mean[(dataset, BASELINE)]))
+        sizes += [n for d, n, _ in scores if d == dataset]
+      if not per_dataset:
+        continue
+      cv = np.array([v['cv'] for v in per_dataset.values()])
+      test = np.array([v['test'] for v in per_dataset.values()])
+      spearman = None
+      if len(cv) >= 3 and np.ptp(cv) > TIE and np.ptp(test) > TIE:
+        r = stats.spearmanr(cv, test)
+        spearman = dict(r=float(r.statistic), p=float(r.pvalue))
+      out.setdefault(label, {})[candidate] = dict(
+          datasets=len(per_dataset), cv_ties=int(np.sum(np.abs(cv) <= TIE)),
+          spearman=spearman, one_series=float(np.median(1 / np.array(sizes))),
+          per_dataset=per_dataset)
+  return out
+
+
 def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   """The numbers of the summary, as plain Python values."""
   labels = method_order(df[df['label'] != CHOSEN])
@@ -275,7 +331,8 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
                  evaluated_on=sorted(set(df['evaluated_on'])),
                  config_hash='+'.join(dict.fromkeys(df['config_hash'])),
                  critical_difference=critical_difference(len(labels),
-                                                         len(complete)))
+                                                         len(complete)),
+                 auto_cross_validation=auto_cross_validation(df))
   if anchors is not None:
     if not set(datasets) & set(anchors['dataset']):
       raise results_lib.ResultsError(
@@ -413,6 +470,26 @@ def markdown(summary, chosen=None):
           f'| {m} | {o["datasets"]} | {100 * diff["mean"]:+.2f} | '
           f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {points(diff["se"])} | '
           f'{points(diff["seed_noise"])} | {points(diff["detectable"])} |')
+  foretold = [(a, c, o) for a, per in
+              summary.get('auto_cross_validation', {}).items()
+              for c, o in per.items()]
+  if foretold:
+    lines += ['', 'How well auto\'s cross-validation on the training set '
+              'foretells the test: per dataset, the mean over seeds of a '
+              'candidate\'s cross-validated accuracy minus none\'s, '
+              'against the candidate\'s test accuracy minus the '
+              'baseline\'s. Ties: datasets where the folds score both the '
+              'same. Spearman: the rank correlation of the two over the '
+              'datasets. One series: the median share of one training '
+              'series in a cross-validated score, the finest step it can '
+              'take.', '',
+              '| auto | candidate | datasets | ties | Spearman r (p) | '
+              'one series (points) |', '|---|---|---|---|---|---|']
+    for a, c, o in foretold:
+      rho = ('-' if o['spearman'] is None else
+             f'{o["spearman"]["r"]:+.2f} ({o["spearman"]["p"]:.2g})')
+      lines.append(f'| {a} | {c} | {o["datasets"]} | {o["cv_ties"]} | '
+                   f'{rho} | {100 * o["one_series"]:.1f} |')
   cd = summary.get('critical_difference')
   if cd is not None and np.isfinite(cd):
     lines += ['', f'Mean ranks closer than {cd:.2f} (Nemenyi critical '

@@ -233,8 +233,9 @@ def auto_cross_validation(df):
   baseline's. Over those datasets: `cv_ties`, how many have cv = 0 (the
   folds cannot tell the two apart); `spearman`, the rank correlation of cv
   and test (None when either is constant); and `one_series`, the median
-  over datasets of one training series' share of a cross-validated score
-  (1 / train_size), the finest step that score can take. Returns
+  over auto's rows (datasets x seeds) of one training series' share of a
+  cross-validated score (1 / train_size), the finest step that score can
+  take. Returns
   {auto label: {candidate: {...}}}.
   """
   out = {}

@@ -287,6 +287,44 @@ def test_difference_interval_seed_noise_and_detectable_difference():
   assert one_dataset['mean'] == pytest.approx(0.02)
 
 
+def test_between_dataset_spread_and_split_half():
+  # Paired differences (method - baseline) per seed, seeds as the CSV
+  # gives them (strings; 9 comes before 10): D1 .02, .04; D2 -.01, .01;
+  # D3 .06, .06.
+  paired = [{'9': 0.02, '10': 0.04}, {'9': -0.01, '10': 0.01},
+            {'9': 0.06, '10': 0.06}]
+  baseline = [{s: 0.8 for s in p} for p in paired]
+  method = [{s: 0.8 + p[s] for s in p} for p in paired]
+  diff = summarize.difference_from_baseline(method, baseline)
+  # Dataset means .03, 0, .06: variance 9e-4; seed noise per dataset mean
+  # 1e-4, 1e-4, 0.
+  assert diff['between_datasets'] == pytest.approx(np.sqrt(9e-4 - 2e-4 / 3))
+  # First halves .02, -.01, .06 and second halves .04, .01, .06 rank alike.
+  assert diff['split_half']['r'] == pytest.approx(1.0)
+  assert diff['split_half']['datasets'] == 3
+  # Differences that flip sign between the halves: the same datasets rank
+  # the other way round, and none of the spread between their means is
+  # more than seed noise.
+  flips = [{0: u, 1: u, 2: -u, 3: -u} for u in (0.01, 0.02, 0.05, 0.03)]
+  diff = summarize.difference_from_baseline(
+      [{s: 0.5 + p[s] for s in p} for p in flips],
+      [{s: 0.5 for s in p} for p in flips])
+  assert diff['split_half']['r'] == pytest.approx(-1.0)
+  assert diff['between_datasets'] == 0.0
+  # A method whose effect differs by dataset and not by seed: all of the
+  # spread is between datasets.
+  effects = np.array([0.05, -0.02, 0.01, 0.03])
+  diff = summarize.difference_from_baseline(
+      [{s: 0.7 + e for s in range(3)} for e in effects],
+      [{s: 0.7 for s in range(3)} for _ in effects])
+  assert diff['seed_noise'] == pytest.approx(0.0, abs=1e-12)
+  assert diff['between_datasets'] == pytest.approx(effects.std(ddof=1))
+  assert diff['split_half']['r'] == pytest.approx(1.0)
+  # One seed per dataset: neither can be estimated.
+  one = summarize.difference_from_baseline([{0: 0.9}] * 3, [{0: 0.8}] * 3)
+  assert one['between_datasets'] is None and one['split_half'] is None
+
+
 def test_markdown_states_the_interval_of_each_difference(tmp_path):
   written = summarize.write_summary(write(tmp_path, 'r.csv', TEST),
                                     str(tmp_path / 'out'))

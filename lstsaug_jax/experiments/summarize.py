@@ -199,7 +199,19 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
     detectable: the smallest true mean difference that a two-sided paired
       t test over these datasets at 0.05 finds with probability `power`,
       given the spread of the per-dataset differences (the usual normal
-      approximation to the noncentral t).
+      approximation to the noncentral t);
+    between_datasets: how much the method's true effect differs between
+      datasets, as a standard deviation: the variance of the per-dataset
+      differences less the part seed noise alone explains (the mean of
+      each dataset's paired variance over its seeds divided by their
+      number), 0 when seed noise explains it all. Anything that chooses
+      the method per dataset (auto, a rule over dataset properties) has
+      at most this much to find;
+    split_half: whether the per-dataset differences repeat on other
+      seeds: Spearman's r (and p) between each dataset's mean paired
+      difference on the first half of the seeds both arms ran (in seed
+      order) and on the rest, over the datasets with two such seeds or
+      more (None with fewer than 3, or when either half is constant).
   Fields that need two datasets (or two seeds both arms ran) are None
   without them.
   """
@@ -207,7 +219,8 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
                 for m, b in zip(method, baseline)])
   n = len(d)
   out = dict(mean=float(d.mean()) if n else None, ci=None, se=None,
-             seed_noise=None, detectable=None)
+             seed_noise=None, detectable=None, between_datasets=None,
+             split_half=None)
   if n >= 2:
     se = float(d.std(ddof=1)) / np.sqrt(n)
     t = stats.t.ppf(0.5 + level / 2, n - 1)
@@ -215,11 +228,22 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
                se=se, detectable=float(
                    (stats.t.ppf(0.975, n - 1) + stats.t.ppf(power, n - 1))
                    * se))
-  paired = [[m[k] - b[k] for k in m if k in b]
+  paired = [[m[k] - b[k] for k in sorted(m, key=int) if k in b]
             for m, b in zip(method, baseline)]
   if n and all(len(p) >= 2 for p in paired):
-    variance = sum(np.var(p, ddof=1) / len(p) for p in paired)
-    out['seed_noise'] = float(np.sqrt(variance) / n)
+    noise = [np.var(p, ddof=1) / len(p) for p in paired]
+    out['seed_noise'] = float(np.sqrt(sum(noise)) / n)
+    if n >= 2:
+      out['between_datasets'] = float(np.sqrt(max(
+          0.0, d.var(ddof=1) - np.mean(noise))))
+  halves = [(np.mean(p[:len(p) // 2]), np.mean(p[len(p) // 2:]))
+            for p in paired if len(p) >= 2]
+  if len(halves) >= 3:
+    first, second = np.array(halves).T
+    if np.ptp(first) > TIE and np.ptp(second) > TIE:
+      r = stats.spearmanr(first, second)
+      out['split_half'] = dict(r=float(r.statistic), p=float(r.pvalue),
+                               datasets=len(halves))
   return out
 
 
@@ -458,19 +482,28 @@ def markdown(summary, chosen=None):
               'error; the standard error that seed noise alone gives the '
               'mean difference (from each dataset\'s paired differences '
               'over seeds: near the first, more seeds would narrow the '
-              'interval; well below it, only more datasets would); and the '
+              'interval; well below it, only more datasets would); the '
               'smallest true difference a paired t test over these '
-              'datasets finds with 80% power at 0.05.', '',
+              'datasets finds with 80% power at 0.05; how much the true '
+              'difference varies between datasets beyond seed noise (a '
+              'standard deviation: what a per-dataset choice could find); '
+              'and whether each dataset\'s difference repeats on other '
+              'seeds (Spearman r between the first and second half of the '
+              'seeds, over the datasets).', '',
               '| method | datasets | mean difference | 95% interval | SE | '
-              'seed noise (SE) | detectable |', '|---|---|---|---|---|---|---|']
+              'seed noise (SE) | detectable | between datasets (sd) | '
+              'split-half r (p) |', '|---|---|---|---|---|---|---|---|---|']
     points = lambda v: '-' if v is None else f'{100 * v:.2f}'
+    halves = lambda v: '-' if v is None else f'{v["r"]:+.2f} ({v["p"]:.2g})'
     for m, o in differences.items():
       diff = o['difference']
       lo, hi = diff['ci']
       lines.append(
           f'| {m} | {o["datasets"]} | {100 * diff["mean"]:+.2f} | '
           f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {points(diff["se"])} | '
-          f'{points(diff["seed_noise"])} | {points(diff["detectable"])} |')
+          f'{points(diff["seed_noise"])} | {points(diff["detectable"])} | '
+          f'{points(diff["between_datasets"])} | {halves(diff["split_half"])} '
+          '|')
   foretold = [(a, c, o) for a, per in
               summary.get('auto_cross_validation', {}).items()
               for c, o in per.items()]

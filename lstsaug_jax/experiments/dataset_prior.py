@@ -31,7 +31,6 @@ import os
 from absl import app
 from absl import flags
 import numpy as np
-from scipy import stats
 
 from lstsaug_jax import data
 from lstsaug_jax import errors
@@ -170,13 +169,10 @@ def analyse(effect, props, rounds=2000, seed=0, held_out=(), sides=SIDES):
   for p in PROPERTIES:
     v = np.array([props[d][p] for d in names], float)
     chosen = leave_one_out(v, e, sides)
-    spearman = None
-    if np.ptp(v) > 0 and np.ptp(e) > 0:
-      r = stats.spearmanr(v, e)
-      spearman = dict(r=float(r.statistic), p=float(r.pvalue))
     side, t = fit_rule(v, e, sides)
     entry = out['by_property'][p] = dict(
-        spearman=spearman, rule_on_all=describe_rule(side, t),
+        spearman=summarize.rank_correlation(v, e),
+        rule_on_all=describe_rule(side, t),
         leave_one_out=float(np.mean(e * chosen)),
         applied=[d for d, c in zip(names, chosen) if c],
         permutation_p=permutation_p(v, e, rounds, seed, sides))

@@ -180,6 +180,16 @@ def against_baseline(accuracies, baseline):
               wilcoxon_p=wilcoxon_p(accuracies, baseline))
 
 
+def rank_correlation(a, b):
+  """Spearman's r and its p over paired values, as {'r', 'p'}; None with
+  fewer than 3 pairs or when either side is constant (no ranking)."""
+  a, b = np.asarray(a, float), np.asarray(b, float)
+  if len(a) < 3 or np.ptp(a) <= TIE or np.ptp(b) <= TIE:
+    return None
+  r = stats.spearmanr(a, b)
+  return dict(r=float(r.statistic), p=float(r.pvalue))
+
+
 def difference_from_baseline(method, baseline, level=0.95, power=0.8):
   """How closely the datasets pin down a method's mean accuracy difference
   from the baseline (method minus baseline), and how large a difference
@@ -238,12 +248,9 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
           0.0, d.var(ddof=1) - np.mean(noise))))
   halves = [(np.mean(p[:len(p) // 2]), np.mean(p[len(p) // 2:]))
             for p in paired if len(p) >= 2]
-  if len(halves) >= 3:
-    first, second = np.array(halves).T
-    if np.ptp(first) > TIE and np.ptp(second) > TIE:
-      r = stats.spearmanr(first, second)
-      out['split_half'] = dict(r=float(r.statistic), p=float(r.pvalue),
-                               datasets=len(halves))
+  agreement = rank_correlation(*np.array(halves).reshape(-1, 2).T)
+  if agreement:
+    out['split_half'] = dict(agreement, datasets=len(halves))
   return out
 
 
@@ -292,13 +299,9 @@ def auto_cross_validation(df):
         continue
       cv = np.array([v['cv'] for v in per_dataset.values()])
       test = np.array([v['test'] for v in per_dataset.values()])
-      spearman = None
-      if len(cv) >= 3 and np.ptp(cv) > TIE and np.ptp(test) > TIE:
-        r = stats.spearmanr(cv, test)
-        spearman = dict(r=float(r.statistic), p=float(r.pvalue))
       out.setdefault(label, {})[candidate] = dict(
           datasets=len(per_dataset), cv_ties=int(np.sum(np.abs(cv) <= TIE)),
-          spearman=spearman, one_series=float(np.median(1 / np.array(sizes))),
+          spearman=rank_correlation(cv, test), one_series=float(np.median(1 / np.array(sizes))),
           per_dataset=per_dataset)
   return out
 

@@ -1,0 +1,137 @@
+"""The README and the experiment log (benchmarks/results/README.md) against
+the repository: the files they name exist, their links resolve, and the
+README's results tables say what the summaries they cite say."""
+
+import glob
+import json
+import os
+import re
+
+import pytest
+
+from tests.conftest import ROOT
+
+DOCS = ('README.md', 'benchmarks/results/README.md')
+# Folders that commands in the docs write to, not files the repository has.
+OUTPUTS = ('benchmarks/out',)
+
+
+def read(doc):
+  with open(os.path.join(ROOT, doc)) as f:
+    return f.read()
+
+
+@pytest.mark.parametrize('doc', DOCS)
+def test_every_repository_path_named_exists(doc):
+  named = set(re.findall(
+      r'(?<![\w./-])((?:benchmarks|configs|lstsaug_jax|tests)/[\w./*-]*[\w/*])',
+      read(doc)))
+  assert len(named) > 10  # the pattern finds the paths at all
+  missing = [p for p in sorted(named) if p not in OUTPUTS
+             and not glob.glob(os.path.join(ROOT, p))]
+  assert not missing, f'{doc} names paths the repository lacks: {missing}'
+
+
+@pytest.mark.parametrize('doc', DOCS)
+def test_links_and_images_resolve_from_their_file(doc):
+  targets = re.findall(r'\]\(([^)#\s]+)\)', read(doc))
+  here = os.path.dirname(os.path.join(ROOT, doc))
+  broken = [t for t in targets if not t.startswith(('http:', 'https:'))
+            and not os.path.exists(os.path.join(here, t))]
+  assert not broken, f'{doc} links to files that are not there: {broken}'
+
+
+def tables(text):
+  """Each markdown table in `text`: (the text before it, header, rows)."""
+  found = []
+  lines = text.split('\n')
+  i = 0
+  while i < len(lines):
+    if lines[i].startswith('|') and i + 1 < len(lines) and \
+        lines[i + 1].startswith('|---'):
+      cells = lambda line: [c.strip() for c in line.strip('|').split('|')]
+      header = cells(lines[i])
+      j = i + 2
+      rows = []
+      while j < len(lines) and lines[j].startswith('|'):
+        rows.append(dict(zip(header, cells(lines[j]))))
+        j += 1
+      found.append(('\n'.join(lines[max(0, i - 6):i]), header, rows))
+      i = j
+    else:
+      i += 1
+  return found
+
+
+def close(printed, value, scale=1.0):
+  """`value` * scale rounds to `printed` at the digits printed."""
+  printed = printed.strip().lstrip('+')
+  decimals = len(printed.split('.')[1]) if '.' in printed else 0
+  return abs(float(printed) - value * scale) <= 0.5 * 10**-decimals + 1e-9
+
+
+def summary_method(summary, label):
+  """The summary's method that a README label names: its first code span,
+  quotes aside (`latent(mode=online)` is "latent(mode='online')")."""
+  code = re.search(r'`([^`]+)`', label)
+  name = code.group(1) if code else label.split()[0]
+  for method in summary['methods']:
+    if method.replace("'", '') == name or (
+        name == 'auto' and method.startswith('auto')):
+      return method
+  raise AssertionError(f'no method {name!r} in the summary')
+
+
+def results_section():
+  text = read('README.md')
+  return text[text.index('### Results\n'):text.index('## Many seeds')]
+
+
+def test_readme_results_tables_match_the_summaries_they_cite():
+  checked = 0
+  for before, header, rows in tables(results_section()):
+    if 'W / T / L' not in header:
+      continue
+    cited = re.findall(r'`(benchmarks/results/[\w/]+/)`', before)
+    for row in rows:
+      folder = ('benchmarks/results/' + row['folder in `benchmarks/results/`']
+                .strip('`')) if 'folder in `benchmarks/results/`' in row \
+          else cited[-1]
+      with open(os.path.join(ROOT, folder, 'summary.json')) as f:
+        summary = json.load(f)
+      label = row.get('method')
+      if label == 'baseline':
+        overall = summary['overall']['baseline']
+        assert close(row['mean'], overall['mean_accuracy'])
+        assert close(row['mean rank (of 12)'], overall['mean_rank'])
+        continue
+      method = summary_method(summary, label)
+      vs = summary['vs_baseline'][method]
+      overall = summary['overall'][method]
+      what = f'{label} in {folder}'
+      assert row['W / T / L'] == (
+          f"{vs['wins']} / {vs['ties']} / {vs['losses']}"), what
+      assert close(row['Wilcoxon p'], vs['wilcoxon_p']), what
+      mean, low, high = re.match(
+          r'([-+\d.]+) \[([-+\d.]+), ([-+\d.]+)\]',
+          row['difference [95% interval]']).groups()
+      difference = vs['difference']
+      assert close(mean, difference['mean'], 100), what
+      assert close(low, difference['ci'][0], 100), what
+      assert close(high, difference['ci'][1], 100), what
+      for column, value in (
+          ('datasets', vs['datasets']),
+          ('baseline on them', vs['baseline_mean_accuracy']),
+          ('baseline', vs['baseline_mean_accuracy']),
+          ("method's mean", vs['mean_accuracy'])):
+        if column in row:
+          assert close(row[column], value), (what, column)
+      if 'mean' in row:
+        # Over the datasets both have where the table says how many.
+        assert close(row['mean'], vs['mean_accuracy'] if 'datasets' in row
+                     else overall['mean_accuracy']), what
+      for column in row:
+        if column.startswith('mean rank'):
+          assert close(row[column], overall['mean_rank']), what
+      checked += 1
+  assert checked >= 20

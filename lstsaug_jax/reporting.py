@@ -166,6 +166,17 @@ def machine():
               flax=flax.__version__, optax=optax.__version__)
 
 
+def machine_id():
+  """One line naming what computes a run's numbers: device, CPU model with
+  its vector extensions, and the jax version. Rows of a results CSV carry
+  it: XLA compiles for the CPU it runs on, and rounding that differs
+  between CPUs moves a training run (under the final-model rule, a seed's
+  accuracy by several points on small datasets)."""
+  m = machine()
+  return (f'{m["device"]} / {m["cpu"]} [{" ".join(m["cpu_flags"])}] / '
+          f'jax {m["jax"]}')
+
+
 class CompileLog:
   """Counts the programs JAX builds and what building them costs, from
   jax.monitoring's events, while the context is open.

@@ -1,5 +1,6 @@
 """Sweeps: rows per run, resume after an interruption, configs, errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -19,9 +20,11 @@ from configs.experiments import methods_final
 from configs.experiments import methods_final_other12
 from configs.experiments import methods_other12
 from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
 from tests.conftest import ROOT
+from tests.conftest import results_row
 from lstsaug_jax import data
 from lstsaug_jax.errors import DataError
 
@@ -53,6 +56,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
   assert {r['evaluated_on'] for r in whole} == {'test'}
   assert whole[2]['train_size'] == '60' and whole[0]['train_size'] == '30'
   assert whole[0]['epochs'] == '2' and whole[0]['program_seeds'] == '2'
+  # Each row names the machine that computed it.
+  assert {results.row_machine(r) for r in whole} == {reporting.machine_id()}
 
   # The second sweep is stopped by Ctrl-C while its augmented classifier
   # trains, after the baseline rows and the VAE checkpoint are written.
@@ -235,3 +240,41 @@ def test_shards_split_the_datasets_into_their_own_csvs(tiny_config, tmp_path):
   config.sweep.shard = 2
   config.sweep.datasets = ('Toy',)
   assert runner.run_sweep(config) is None
+
+
+def test_resuming_on_another_machine_warns_before_training(tiny_config,
+                                                          tmp_path,
+                                                          monkeypatch):
+  config = sweep_config(tiny_config, tmp_path / 'r.csv')
+  digest = results.config_hash(results.protocol(config))
+  elsewhere = json.dumps(dict(machine='cpu elsewhere'))
+  results.ResultsFile(config.sweep.results_csv).append([
+      results_row(dataset='synthetic:cbf', seed=s, config_hash=digest,
+                  details=elsewhere) for s in (42, 43)])
+  warnings = []
+  monkeypatch.setattr(runner.logging, 'warning',
+                      lambda *a: warnings.append(a[0] % a[1:]))
+  monkeypatch.setattr(reporting, 'machine_id', lambda: 'cpu here')
+
+  class Stop(Exception):
+    pass
+
+  def stop(*unused):
+    raise Stop
+  monkeypatch.setattr(runner.data, 'load', stop)  # no training needed
+  with pytest.raises(Stop):
+    runner.run_sweep(config)  # the latent rows are missing
+  (warning,) = warnings
+  assert warning.startswith('synthetic:cbf: rows already in')
+  assert 'ran on cpu elsewhere; this machine is cpu here' in warning
+  # Rows from this machine, or from before rows named theirs: no warning.
+  for details in (json.dumps(dict(machine='cpu here')), ''):
+    csv = tmp_path / f'r{len(details)}.csv'
+    config.sweep.results_csv = str(csv)
+    results.ResultsFile(csv).append([
+        results_row(dataset='synthetic:cbf', seed=s, config_hash=digest,
+                    details=details) for s in (42, 43)])
+    warnings.clear()
+    with pytest.raises(Stop):
+      runner.run_sweep(config)
+    assert not warnings

@@ -385,3 +385,63 @@ def test_auto_cross_validation_against_the_test(tmp_path):
   summary = summarize.summarise(summarize.load(str(path)))
   assert summary['auto_cross_validation'] == {}
   assert 'foretells' not in summarize.markdown(summary)
+
+
+def test_auto_by_choice_takes_the_chosen_arms_rows(tmp_path):
+  # auto's own rows (accuracy 0.5) ran elsewhere; by its choices, D1 seed 0
+  # is window_warp's row and everything else the baseline's.
+  test = {('D1', 'baseline'): [0.8, 0.7], ('D1', 'window_warp'): [0.9, 0.6],
+          ('D2', 'baseline'): [0.6, 0.6], ('D2', 'window_warp'): [0.3, 0.3]}
+  autos = _auto_rows({'D1': [(0.9, 0.8), (0.7, 0.8)],
+                      'D2': [(0.7, 0.8), (0.7, 0.8)]})
+  for r in autos:
+    r['details'] = json.dumps(dict(json.loads(r['details']), chosen=(
+        'window_warp' if (r['dataset'], r['seed']) == ('D1', 0) else 'none')))
+  path = tmp_path / 'r.csv'
+  results.ResultsFile(path).append(rows(test) + autos)
+  label = "auto(candidates=('window_warp',))"
+  df, added = summarize.add_auto_by_choice(summarize.load(str(path)))
+  assert added == [label + summarize.BY_CHOICE]
+  by_choice = df[df['label'] == added[0]].sort_values(['dataset', 'seed'])
+  assert list(by_choice['accuracy']) == [0.9, 0.7, 0.6, 0.6]
+  assert set(by_choice['method']) == {'auto'}
+  written = summarize.write_summary(str(path), str(tmp_path / 'out'),
+                                    auto_by_choice=True)
+  summary = json.load(open(written['json']))
+  assert summary['auto_by_choice'] == added
+  vs = summary['vs_baseline'][added[0]]
+  assert (vs['wins'], vs['ties'], vs['losses']) == (1, 1, 0)  # D1 +0.05
+  assert summary['vs_baseline'][label]['losses'] == 2  # its own rows: 0.5
+  # Its companion is not a second auto with cross-validated scores.
+  assert list(summary['auto_cross_validation']) == [label]
+  assert f'`{added[0]}`: per dataset and seed' in open(
+      written['markdown']).read()
+  # Without the chosen arm's rows it cannot be scored: an error, not a gap.
+  alone = tmp_path / 'alone.csv'
+  results.ResultsFile(alone).append(
+      rows({k: v for k, v in test.items() if k[1] == 'baseline'}) + autos)
+  with pytest.raises(results.ResultsError, match="no 'window_warp' row"):
+    summarize.add_auto_by_choice(summarize.load(str(alone)))
+
+
+def test_rows_of_one_dataset_on_different_machines_are_named(tmp_path):
+  spec = {('D1', 'baseline'): [0.8, 0.7], ('D1', 'window_warp'): [0.9, 0.6],
+          ('D2', 'baseline'): [0.6, 0.6], ('D2', 'window_warp'): [0.3, 0.3]}
+  on = lambda machine: json.dumps(dict(machine=machine))
+  written = rows(spec)
+  for r in written:
+    late = (r['dataset'], r['method']) == ('D1', 'window_warp')
+    r['details'] = on('cpu B' if late else 'cpu A')
+  written[-1]['details'] = ''  # a row from before rows recorded it
+  path = tmp_path / 'r.csv'
+  results.ResultsFile(path).append(written)
+  summary = summarize.summarise(summarize.load(str(path)))
+  assert summary['mixed_machines'] == {'D1': ['cpu A', 'cpu B']}
+  assert '**Rows of one dataset ran on different machines**' in (
+      summarize.markdown(summary))
+  assert 'D1: cpu A and cpu B' in summarize.markdown(summary)
+  same = tmp_path / 'same.csv'
+  results.ResultsFile(same).append(rows(spec))
+  summary = summarize.summarise(summarize.load(str(same)))
+  assert 'mixed_machines' not in summary
+  assert 'different machines' not in summarize.markdown(summary)

@@ -91,6 +91,15 @@ def row_key(row):
   return tuple(row[k] for k in KEY)
 
 
+def row_machine(row):
+  """The machine a row ran on (reporting.machine_id, kept in its `details`
+  JSON), or None for rows written before rows recorded it."""
+  try:
+    return json.loads(row.get('details') or '{}').get('machine')
+  except (json.JSONDecodeError, AttributeError):
+    return None
+
+
 # Fields added after results CSVs existed, with the value that means what
 # the CSVs were run with: left out of the protocol at that value, so their
 # hashes stay valid.

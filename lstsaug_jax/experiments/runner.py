@@ -210,6 +210,18 @@ def _run_sweep(config, csv_path):
       remaining, digest)
   if remaining:
     table.record_protocol(digest, proto)
+    here = reporting.machine_id()
+    for name in todo:
+      there = sorted({results_lib.row_machine(r) for r in table.rows
+                      if r['dataset'] == name} - {None, here})
+      if there:
+        logging.warning(
+            '%s: rows already in %s ran on %s; this machine is %s. Rounding '
+            'differs between machines and moves training runs, so comparing '
+            "these methods mixes in the machines' difference. Rerun the "
+            "dataset's arms here into a new CSV to compare them on one "
+            'machine (summarize --auto_by_choice does this for auto).',
+            name, csv_path, '; '.join(there), here)
   # Every dataset is read before any training, so a missing or malformed
   # one stops the sweep at once rather than hours in.
   configs = {name: dataset_config(config, name) for name in todo}
@@ -279,8 +291,9 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
         model_selection=config.classifier.model_selection,
         batch_size=scores['batch_size'], arch=config.classifier.arch,
         synthetic_accepted=scores.get('synthetic_accepted'),
-        details=(json.dumps(scores['details'], sort_keys=True)
-                 if 'details' in scores else None),
+        details=json.dumps(dict(scores.get('details') or {},
+                                machine=reporting.machine_id()),
+                           sort_keys=True),
         wall_time_s=round(wall_time, 2),
         vae_wall_time_s=None if vae_time is None else round(vae_time, 2),
         program_seeds=len(seeds))

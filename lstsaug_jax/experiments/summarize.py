@@ -21,6 +21,10 @@ methods_contrastive.csv): see load_many.
 With --select_on=VALIDATION.csv (a sweep run with validation_fraction > 0),
 a further method takes, per dataset, the augmentation setting with the best
 mean validation accuracy: a choice that never looks at test accuracy.
+
+With --auto_by_choice, each auto method gets a companion, "LABEL by its
+choices", scored per dataset and seed by the row of the arm it chose (see
+add_auto_by_choice).
 """
 
 import json
@@ -40,6 +44,7 @@ from lstsaug_jax.experiments import results as results_lib
 BASELINE = results_lib.BASELINE
 AUTO = results_lib.AUTO
 CHOSEN = 'chosen on validation'
+BY_CHOICE = ' by its choices'
 DEFAULT_ANCHOR_COLUMNS = ('resnet_fawaz2019_mean5', 'lstsaug_paper_baseline',
                           'lstsaug_paper_LA')
 # Means closer than this are a tie (accuracies are multiples of 1/n_test).
@@ -154,6 +159,43 @@ def add_validation_choice(df, validation):
       chosen[dataset] = label
       df = pd.concat([df, rows.assign(label=CHOSEN)], ignore_index=True)
   return df, chosen
+
+
+def add_auto_by_choice(df):
+  """Adds, for each auto label, a method "LABEL by its choices": per
+  dataset and seed, the row of the arm auto chose there (the baseline's for
+  `none`), from the same CSVs.
+
+  Why: auto trains the chosen arm exactly (same seed, initial weights and
+  batches: equal rows when both run on one machine and commit). Rows added
+  to a CSV later, on another CPU or commit, differ by rounding, and under
+  the final-model rule that moves single seeds by several points. Scored by
+  its choices, auto is compared with the baseline on the rows where both
+  arms ran. The choice itself still comes from auto's own cross-validation
+  on the training set. A choice whose arm has no row there is an error.
+  Returns (df, [the added labels]).
+  """
+  autos = df[(df['method'] == AUTO) & (df['details'].fillna('') != '')]
+  arms = df.set_index(['dataset', 'label', 'seed'])
+  added, labels = [], []
+  for r in autos.itertuples():
+    chosen = json.loads(r.details).get('chosen')
+    arm = BASELINE if chosen == 'none' else chosen
+    if (r.dataset, arm, r.seed) not in arms.index:
+      raise results_lib.ResultsError(
+          f'--auto_by_choice: {r.label} chose {chosen!r} on {r.dataset}, '
+          f'seed {r.seed}, but the results hold no {arm!r} row for that '
+          'dataset and seed; run that arm too (sweep.augmentations), or '
+          'summarise without --auto_by_choice.')
+    row = arms.loc[(r.dataset, arm, r.seed)].to_dict()
+    label = r.label + BY_CHOICE
+    row.update(dataset=r.dataset, seed=r.seed, method=AUTO, label=label,
+               settings=r.settings, details='')
+    added.append(row)
+    labels = list(dict.fromkeys(labels + [label]))
+  if added:
+    df = pd.concat([df, pd.DataFrame(added)], ignore_index=True)
+  return df, labels
 
 
 def wilcoxon_p(a, b):
@@ -306,6 +348,18 @@ def auto_cross_validation(df):
   return out
 
 
+def mixed_machines(df):
+  """{dataset: [machines]} for the datasets whose rows ran on more than one
+  machine (results_lib.row_machine; rows that do not record it are left
+  out). Their methods' differences mix in the machines' rounding."""
+  machines = {}
+  for r in df.itertuples():
+    machine = results_lib.row_machine(r._asdict())
+    if machine is not None:
+      machines.setdefault(r.dataset, set()).add(machine)
+  return {d: sorted(m) for d, m in machines.items() if len(m) > 1}
+
+
 def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   """The numbers of the summary, as plain Python values."""
   labels = method_order(df[df['label'] != CHOSEN])
@@ -361,6 +415,9 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
                  critical_difference=critical_difference(len(labels),
                                                          len(complete)),
                  auto_cross_validation=auto_cross_validation(df))
+  mixed = mixed_machines(df)
+  if mixed:
+    summary['mixed_machines'] = mixed
   if anchors is not None:
     if not set(datasets) & set(anchors['dataset']):
       raise results_lib.ResultsError(
@@ -549,6 +606,20 @@ def markdown(summary, chosen=None):
               'validation accuracy: ' + ', '.join(
                   f'{d}: {label}' for d, label in sorted(chosen.items()))
               + '.']
+  mixed = summary.get('mixed_machines')
+  if mixed:
+    lines += ['', '**Rows of one dataset ran on different machines** (the '
+              "`machine` in the rows' `details`): "
+              + '; '.join(f'{d}: {" and ".join(m)}' for d, m in mixed.items())
+              + '. Rounding differs between machines and moves training '
+              "runs, so these datasets' differences mix in the machines' "
+              "difference. Rerun their arms on one machine, or, for auto, "
+              'summarise with --auto_by_choice.']
+  for label in summary.get('auto_by_choice', []):
+    lines += ['', f'`{label}`: per dataset and seed, the row of the arm '
+              f'that `{label[:-len(BY_CHOICE)]}` chose there (the '
+              "baseline's for none), which it trains exactly; so it is "
+              'compared with the baseline on the rows where both arms ran.']
   return '\n'.join(lines) + '\n'
 
 
@@ -668,14 +739,19 @@ def select_methods(df, methods):
 
 
 def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
-                  anchor_columns=DEFAULT_ANCHOR_COLUMNS, methods=None):
+                  anchor_columns=DEFAULT_ANCHOR_COLUMNS, methods=None,
+                  auto_by_choice=False):
   """Writes summary.md, summary.json and the plots; returns their paths.
   csv_path: one results CSV, or a list (see load_many); the summary goes
   beside the first. methods: only these (labels), e.g. to rank the methods
-  that ran on more datasets than one that did not."""
+  that ran on more datasets than one that did not. auto_by_choice: see
+  add_auto_by_choice."""
   paths = [csv_path] if isinstance(csv_path, str) else list(csv_path)
   csv_path = paths[0]
   df = load_many(paths)
+  by_choice = []
+  if auto_by_choice:
+    df, by_choice = add_auto_by_choice(df)
   if methods:
     df = select_methods(df, methods)
   chosen = None
@@ -690,6 +766,9 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                       anchor_columns)
   if chosen is not None:
     summary['chosen_on_validation'] = chosen
+  by_choice = [label for label in by_choice if label in summary['methods']]
+  if by_choice:
+    summary['auto_by_choice'] = by_choice
   out_dir = out_dir or results_lib.outputs(csv_path)['summary']
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),
@@ -720,6 +799,11 @@ _METHODS = flags.DEFINE_string(
     'label them (e.g. baseline,latent; commas inside a label\'s brackets '
     'stay in it), so the overall table and ranks can cover the datasets '
     'they all have.')
+_AUTO_BY_CHOICE = flags.DEFINE_bool(
+    'auto_by_choice', False, 'Add, for each auto method, "LABEL by its '
+    'choices": per dataset and seed, the row of the arm it chose (auto '
+    'trains that arm exactly), so that rows run later on another machine '
+    'are not compared with the baseline.')
 _SELECT_ON = flags.DEFINE_string(
     'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
     'dataset, the augmentation setting best on validation.')
@@ -733,7 +817,8 @@ def main(argv):
   try:
     written = write_summary(argv[1:], _OUT.value, _ANCHORS.value,
                             _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value),
-                            configuration.split_top_level(_METHODS.value or ''))
+                            configuration.split_top_level(_METHODS.value or ''),
+                            _AUTO_BY_CHOICE.value)
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None
   with open(written['markdown']) as f:

@@ -75,9 +75,11 @@ def summary_method(summary, label):
   quotes aside (`latent(mode=online)` is "latent(mode='online')")."""
   code = re.search(r'`([^`]+)`', label)
   name = code.group(1) if code else label.split()[0]
+  by_choice = 'by its choices' in label
   for method in summary['methods']:
     if method.replace("'", '') == name or (
-        name == 'auto' and method.startswith('auto')):
+        name == 'auto' and method.startswith('auto')
+        and method.endswith('by its choices') == by_choice):
       return method
   raise AssertionError(f'no method {name!r} in the summary')
 

@@ -96,7 +96,7 @@ def row_machine(row):
   JSON), or None for rows written before rows recorded it."""
   try:
     return json.loads(row.get('details') or '{}').get('machine')
-  except (json.JSONDecodeError, AttributeError):
+  except (json.JSONDecodeError, AttributeError, TypeError):
     return None
 
 

@@ -409,6 +409,9 @@ def test_auto_by_choice_takes_the_chosen_arms_rows(tmp_path):
                                     auto_by_choice=True)
   summary = json.load(open(written['json']))
   assert summary['auto_by_choice'] == added
+  # auto's own rows (0.5) against the chosen arms': 0.4, 0.2, 0.1, 0.1.
+  assert summary['auto_by_choice_agreement'][added[0]] == pytest.approx(
+      dict(seeds=4, equal=0, median_difference=0.15, max_difference=0.4))
   vs = summary['vs_baseline'][added[0]]
   assert (vs['wins'], vs['ties'], vs['losses']) == (1, 1, 0)  # D1 +0.05
   assert summary['vs_baseline'][label]['losses'] == 2  # its own rows: 0.5

@@ -279,6 +279,7 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
       method.label, placement, seeds)
   wall_time = time.perf_counter() - start
   evaluated_on = 'validation' if config.validation_fraction else 'test'
+  machine = reporting.machine_id()
   rows = []
   for i, seed in enumerate(seeds):
     row = dict(
@@ -292,7 +293,7 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
         batch_size=scores['batch_size'], arch=config.classifier.arch,
         synthetic_accepted=scores.get('synthetic_accepted'),
         details=json.dumps(dict(scores.get('details') or {},
-                                machine=reporting.machine_id()),
+                                machine=machine),
                            sort_keys=True),
         wall_time_s=round(wall_time, 2),
         vae_wall_time_s=None if vae_time is None else round(vae_time, 2),

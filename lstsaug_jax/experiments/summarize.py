@@ -175,10 +175,9 @@ def add_auto_by_choice(df):
   on the training set. A choice whose arm has no row there is an error.
   Returns (df, [the added labels]).
   """
-  autos = df[(df['method'] == AUTO) & (df['details'].fillna('') != '')]
   arms = df.set_index(['dataset', 'label', 'seed'])
-  added, labels = [], []
-  for r in autos.itertuples():
+  added = []
+  for r in _scored_autos(df).itertuples():
     chosen = json.loads(r.details).get('chosen')
     arm = BASELINE if chosen == 'none' else chosen
     if (r.dataset, arm, r.seed) not in arms.index:
@@ -192,10 +191,34 @@ def add_auto_by_choice(df):
     row.update(dataset=r.dataset, seed=r.seed, method=AUTO, label=label,
                settings=r.settings, details='')
     added.append(row)
-    labels = list(dict.fromkeys(labels + [label]))
   if added:
     df = pd.concat([df, pd.DataFrame(added)], ignore_index=True)
-  return df, labels
+  return df, list(dict.fromkeys(row['label'] for row in added))
+
+
+def _scored_autos(df):
+  """auto's own rows, with their choice and cross-validated scores in
+  `details` (the rows "by its choices" have none)."""
+  return df[(df['method'] == AUTO) & (df['details'].fillna('') != '')]
+
+
+def auto_agreement(df, by_choice):
+  """For each "LABEL by its choices": how its rows (the chosen arms') and
+  auto's own rows differ, per seed: {label: {seeds, equal, median_difference,
+  max_difference}} (absolute accuracy differences). On one machine they are
+  equal; elsewhere this is the size of the machines' rounding."""
+  out = {}
+  for label in by_choice:
+    own = df[df['label'] == label[:-len(BY_CHOICE)]].set_index(
+        ['dataset', 'seed'])['accuracy']
+    if not len(own):  # --methods left auto's own rows out
+      continue
+    arm = df[df['label'] == label].set_index(['dataset', 'seed'])['accuracy']
+    gap = (own - arm.reindex(own.index)).abs().to_numpy()
+    out[label] = dict(seeds=len(gap), equal=int(np.sum(gap <= TIE)),
+                      median_difference=float(np.median(gap)),
+                      max_difference=float(gap.max()))
+  return out
 
 
 def wilcoxon_p(a, b):
@@ -312,7 +335,7 @@ def auto_cross_validation(df):
   {auto label: {candidate: {...}}}.
   """
   out = {}
-  autos = df[(df['method'] == AUTO) & (df['details'].fillna('') != '')]
+  autos = _scored_autos(df)
   if not len(autos) or BASELINE not in set(df['label']):
     return out
   test_mean = df.groupby(['dataset', 'label'])['accuracy'].mean()
@@ -620,6 +643,12 @@ def markdown(summary, chosen=None):
               f'that `{label[:-len(BY_CHOICE)]}` chose there (the '
               "baseline's for none), which it trains exactly; so it is "
               'compared with the baseline on the rows where both arms ran.']
+    a = summary.get('auto_by_choice_agreement', {}).get(label)
+    if a:
+      lines[-1] += (f' Its own rows equal those on {a["equal"]} of '
+                    f'{a["seeds"]} seeds; per seed they differ by a median '
+                    f'{100 * a["median_difference"]:.2f} points, at most '
+                    f'{100 * a["max_difference"]:.2f}.')
   return '\n'.join(lines) + '\n'
 
 
@@ -769,6 +798,7 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
   by_choice = [label for label in by_choice if label in summary['methods']]
   if by_choice:
     summary['auto_by_choice'] = by_choice
+    summary['auto_by_choice_agreement'] = auto_agreement(df, by_choice)
   out_dir = out_dir or results_lib.outputs(csv_path)['summary']
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),

@@ -25,6 +25,9 @@ from absl import app
 from absl import flags
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lstsaug_jax import files  # pylint: disable=g-import-not-at-top
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _CONFIG = flags.DEFINE_string('config', 'configs/gunpoint.py', 'Config file.')
@@ -99,8 +102,7 @@ def main(argv):
           f'wall {", ".join(f"{w:.1f}" for w in entry["wall_s"])} s; '
           f'{json.dumps(entry["against_first_run"])}', flush=True)
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(report, f, indent=1)
+    files.atomic_write(_JSON.value, json.dumps(report, indent=1) + '\n')
     print(f'json: {_JSON.value}')
 
 

@@ -13,6 +13,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lstsaug_jax import data  # pylint: disable=g-import-not-at-top
+from lstsaug_jax import files  # pylint: disable=g-import-not-at-top
 
 _DATA_DIR = flags.DEFINE_string('data_dir', '../shared/data', 'Data folder.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Loads per dataset.')
@@ -35,8 +36,7 @@ def main(argv):
   print(f'slowest: {slowest} {timings[slowest] * 1000:.1f} ms over '
         f'{len(names)} datasets')
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(dict(median_load_seconds=timings), f, indent=2)
+    files.atomic_write(_JSON.value, json.dumps(dict(median_load_seconds=timings), indent=2) + '\n')
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ import numpy as np
 # Run as a script from the repository's root: its packages come first.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+from lstsaug_jax import files
 from lstsaug_jax import buckets
 from lstsaug_jax import data
 from lstsaug_jax import pipeline
@@ -122,8 +123,7 @@ def main(argv):
                                                                folder)
       print(setting, json.dumps(report['settings'][setting]), flush=True)
       if _JSON.value:  # after each setting: a long run keeps what it has
-        with open(_JSON.value, 'w') as f:
-          json.dump(report, f, indent=1)
+        files.atomic_write(_JSON.value, json.dumps(report, indent=1) + '\n')
   if len(accuracies) == 2:
     a, b = accuracies.values()
     diffs = np.array([abs(a[k] - b[k]) for k in a])
@@ -134,8 +134,7 @@ def main(argv):
     print(f'compiled programs: {counts[0]} -> {counts[1]} '
           f'({counts[0] / max(counts[1], 1):.2f}x fewer)')
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(report, f, indent=1)
+    files.atomic_write(_JSON.value, json.dumps(report, indent=1) + '\n')
 
 
 if __name__ == '__main__':

@@ -21,10 +21,11 @@ from absl import flags
 import numpy as np
 
 import lstsaug_jax as lsa
+from lstsaug_jax import files
 from lstsaug_jax import configuration
+from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
-from lstsaug_jax import models
 from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
 
@@ -71,31 +72,30 @@ def main(argv):
     for name in _DATASETS.value:
       config.dataset = name
       dataset = data.load(config)
-      vae = models.create_vae(config, dataset.series_length,
-                              dataset.num_classes, dataset.num_channels)
+      vae = checkpoint.vae_for(config, dataset)
       seeds = [config.seed + k for k in range(_SEEDS.value)]
       keys = pipeline.seed_keys(seeds)
       params = pipeline.train_vae(config, vae, dataset.x_train,
                                   dataset.y_train, keys['vae_init'],
                                   keys['vae_train'], _Null(), seeds=seeds)
       quality = diagnostics.summary(diagnostics.vae_quality(
-          vae, params, dataset.x_train, dataset.x_test, dataset.y_test))
+          vae, params, dataset.x_train, dataset.y_train, dataset.x_test,
+          dataset.y_test))
       rows[name] = quality
       print(f'{variant:>30} {name:>22} R2 train {quality["r2_train"]:.3f} '
-            f'test {quality["r2_eval"]:.3f} KL {quality["kl"]:8.2f} active '
-            f'{quality["active_dims"]:4.1f} head {quality["head_accuracy"]:.3f}',
+            f'test {quality["r2_test"]:.3f} KL {quality["kl"]:8.2f} active '
+            f'{quality["active_dims"]:4.1f} head '
+            f'{quality["head_accuracy_test"]:.3f}',
             flush=True)
     summary = {k: float(np.median([r[k] for r in rows.values()]))
-               for k in ('r2_train', 'r2_eval', 'kl', 'active_dims',
-                         'head_accuracy')}
+               for k in ('r2_train', 'r2_test', 'kl', 'active_dims',
+                         'head_accuracy_train', 'head_accuracy_test')}
     summary['wall_time_s'] = time.perf_counter() - start
     print(f'{variant}: median over {len(rows)} datasets {summary}',
           flush=True)
     report['variants'][variant] = dict(median=summary, datasets=rows)
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(report, f, indent=2)
-      f.write('\n')
+    files.atomic_write(_JSON.value, json.dumps(report, indent=2) + '\n')
 
 
 if __name__ == '__main__':

@@ -21,6 +21,9 @@ import tempfile
 from absl import app
 from absl import flags
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lstsaug_jax import files  # pylint: disable=g-import-not-at-top
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The XLA:CPU options this jaxlib accepts that could change how a
@@ -116,8 +119,7 @@ def main(argv):
       report['flag_sets'].append(entry)
       print(format_entry(entry), flush=True)
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(report, f, indent=1)
+    files.atomic_write(_JSON.value, json.dumps(report, indent=1) + '\n')
     print(f'json: {_JSON.value}')
 
 

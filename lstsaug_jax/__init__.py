@@ -8,21 +8,35 @@
 See README "Python API".
 """
 
+import importlib
+
 __version__ = '0.2.0'
 
-from lstsaug_jax import transforms
-from lstsaug_jax.api import export
-from lstsaug_jax.api import fit_vae
-from lstsaug_jax.api import generate
-from lstsaug_jax.api import load_dataset
-from lstsaug_jax.api import load_vae
-from lstsaug_jax.api import make_config
-from lstsaug_jax.api import run
-from lstsaug_jax.api import TrainedVAE
-from lstsaug_jax.augment import METHODS
-from lstsaug_jax.augment import method_settings
-from lstsaug_jax.errors import LstsaugError
+# name -> the module that defines it. Imported on first use (PEP 562), so
+# that `import lstsaug_jax` is cheap and `python -m lstsaug_jax.data` does
+# not find its own module already imported by the package.
+_EXPORTS = {
+    'export': 'lstsaug_jax.api', 'fit_vae': 'lstsaug_jax.api',
+    'generate': 'lstsaug_jax.api', 'load_dataset': 'lstsaug_jax.api',
+    'load_vae': 'lstsaug_jax.api', 'make_config': 'lstsaug_jax.api',
+    'run': 'lstsaug_jax.api', 'TrainedVAE': 'lstsaug_jax.api',
+    'METHODS': 'lstsaug_jax.augment',
+    'method_settings': 'lstsaug_jax.augment',
+    'LstsaugError': 'lstsaug_jax.errors',
+    'transforms': None,  # the module lstsaug_jax.transforms itself
+}
 
-__all__ = ['export', 'fit_vae', 'generate', 'load_dataset', 'load_vae',
-           'make_config', 'run', 'TrainedVAE', 'METHODS', 'method_settings',
-           'transforms', 'LstsaugError']
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+  if name not in _EXPORTS:
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+  module = importlib.import_module(_EXPORTS[name] or f'{__name__}.{name}')
+  value = module if _EXPORTS[name] is None else getattr(module, name)
+  globals()[name] = value
+  return value
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_EXPORTS))

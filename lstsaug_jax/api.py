@@ -11,7 +11,6 @@ matplotlib backend); the command lines set those.
 """
 
 import dataclasses
-import os
 from typing import Any
 
 import jax
@@ -26,6 +25,7 @@ from lstsaug_jax import data
 from lstsaug_jax import defaults
 from lstsaug_jax import diagnostics
 from lstsaug_jax import formats
+from lstsaug_jax import labels
 from lstsaug_jax import models
 from lstsaug_jax import pipeline
 from lstsaug_jax.errors import ConfigError
@@ -51,7 +51,8 @@ def load_dataset(name, data_dir='data', **policies):
 
 def make_config(config=None, **fields):
   """The default config with `config` applied: None, a ConfigDict, or a dict
-  of {'field' or 'sub.field': value}; then `fields` the same way."""
+  of {'field' or 'sub.field': value}; then `fields` the same way. A field
+  the config does not have is an error naming the closest one."""
   if isinstance(config, ml_collections.ConfigDict):
     config = config.copy_and_resolve_references()
     overrides = {}
@@ -60,16 +61,7 @@ def make_config(config=None, **fields):
     config = defaults.get_config()
   config.lock()  # a misspelt field is an error, not a new field
   for name, value in {**overrides, **fields}.items():
-    *parents, leaf = name.split('.')
-    target = config
-    try:
-      for p in parents:
-        target = target[p]
-      target[leaf] = value
-    except (KeyError, AttributeError, TypeError) as e:
-      raise ConfigError(f'Cannot set config field {name!r} to {value!r} '
-                        f'({e}); lstsaug_jax/defaults.py lists every field.'
-                        ) from None
+    configuration.set_field(config, name, value)
   return config
 
 
@@ -91,26 +83,6 @@ def _series(x, what='x'):
   return (x[:, None, :] if two_d else x).astype(np.float32), two_d
 
 
-def _labels(y, n, classes=None):
-  """Labels of any type -> (class indices, the classes in order)."""
-  y = np.asarray(y)
-  if y.ndim != 1 or len(y) != n:
-    raise DataError(f'y must be one label per series: shape ({n},); got '
-                    f'{y.shape}.')
-  if y.dtype.kind == 'f' and np.isnan(y).any():
-    raise DataError(f'y[{int(np.flatnonzero(np.isnan(y))[0])}] is NaN: '
-                    'every series needs a label.')
-  if classes is None:
-    classes = np.unique(y)
-  index = {c: i for i, c in enumerate(classes.tolist())}
-  unknown = [v for v in y.tolist() if v not in index]
-  if unknown:
-    raise DataError(f'y holds labels the VAE was not trained with: '
-                    f'{sorted(set(map(str, unknown)))[:10]}; it knows '
-                    f'{classes.tolist()}.')
-  return np.array([index[v] for v in y.tolist()], np.int32), classes
-
-
 @dataclasses.dataclass
 class TrainedVAE:
   """A trained VAE: the module, one seed's parameters and what it was
@@ -122,7 +94,19 @@ class TrainedVAE:
   classes: np.ndarray  # the label of each class index, as given
   metadata: dict
   history: list = dataclasses.field(default_factory=list)  # per epoch
-  quality: dict = dataclasses.field(default_factory=dict)  # on x_train
+  # On the training series it was fitted to (diagnostics.vae_quality);
+  # empty for a loaded VAE.
+  quality: dict = dataclasses.field(default_factory=dict)
+
+  def __repr__(self):
+    q = self.quality
+    trained = (f'; on its training series: R^2 {q["r2_train"]:.3f}, KL '
+               f'{q["kl"]:.1f} nats, {q["active_dims"]} active dims'
+               if q else '')
+    return (f'TrainedVAE({self.model.arch}, latent_dim '
+            f'{self.model.latent_dim}, series ({self.num_channels}, '
+            f'{self.series_length}), classes {self.classes.tolist()}'
+            f'{trained})')
 
   @property
   def num_channels(self):
@@ -144,45 +128,41 @@ class TrainedVAE:
                             method=models.VAE.decode)
 
   def save(self, path):
-    """Writes the checkpoint (see README "Checkpoints"); returns its path."""
-    meta = dict(self.metadata, class_values=[str(c) for c in self.classes],
-                class_dtype=self.classes.dtype.str)
+    """Writes the checkpoint (README "Checkpoints"), the labels with their
+    type; returns its path."""
+    meta = dict(self.metadata, classes=labels.encode(self.classes))
     params = jax.tree_util.tree_map(lambda a: np.asarray(a)[None],
                                     self.params)
-    return checkpoint.save_vae(path, params, meta)
+    with checkpoint.locked(path) as path:
+      return checkpoint.save_vae(path, params, meta)
+
+
+def _saved_classes(meta):
+  """The labels a checkpoint records, with their type."""
+  if 'classes' in meta:
+    return labels.decode(meta['classes'])
+  if 'class_values' in meta:  # the API's checkpoints before labels.encode
+    values, dtype = meta['class_values'], np.dtype(meta['class_dtype'])
+    if dtype.kind == 'b':
+      return np.array([v == 'True' for v in values])
+    return np.array(values).astype(dtype)
+  return np.array(meta['class_names'])  # a command-line checkpoint
 
 
 def load_vae(path, seed_index=0):
   """A TrainedVAE from a checkpoint of the API or of the command line (the
   seed_index-th of its seeds)."""
-  meta = checkpoint.read_metadata(os.path.abspath(path))
-  try:
-    model = models.VAE(
-        series_length=meta['series_length'],
-        num_classes=meta['num_classes'],
-        num_channels=meta.get('num_channels', 1),
-        latent_dim=meta['latent_dim'],
-        hidden_dims=tuple(meta['vae.hidden_dims']),
-        output_activation=meta['vae.output_activation'])
-    seeds = meta['seeds']
-  except KeyError as e:
-    raise checkpoint.CheckpointError(
-        f'The checkpoint at {path} does not record {e}: written by an older '
-        'version. Train the VAE again.') from None
-  if not 0 <= seed_index < len(seeds):
-    raise ConfigError(f'seed_index={seed_index}, but the checkpoint at '
-                      f'{path} holds {len(seeds)} seed(s).')
-  sample = jnp.zeros((1, model.num_channels, model.series_length))
-  abstract = jax.eval_shape(lambda k: jax.vmap(
-      lambda kk: model.init(kk, sample, kk))(k)['params'],
-                            jnp.zeros((len(seeds), 2), jnp.uint32))
-  params, meta = checkpoint.restore_vae(path, meta, abstract)
-  if 'class_values' in meta:
-    classes = np.array(meta['class_values']).astype(meta['class_dtype'])
-  else:
-    classes = np.array(meta['class_names'])
+  with checkpoint.locked(path) as path:
+    model, params, meta = checkpoint.restore_vae(path, None,
+                                                 hint=checkpoint.API_HINT)
+  seeds = meta['seeds']
+  if not (isinstance(seed_index, int) and 0 <= seed_index < len(seeds)):
+    raise ConfigError(f'seed_index={seed_index!r}, but the checkpoint at '
+                      f'{path} holds {len(seeds)} seed(s): pass 0 to '
+                      f'{len(seeds) - 1}.')
   return TrainedVAE(model, jax.tree_util.tree_map(lambda a: a[seed_index],
-                                                  params), classes, meta)
+                                                  params),
+                    _saved_classes(meta), meta)
 
 
 class _History:
@@ -206,45 +186,67 @@ def fit_vae(x, y, config=None, seed=0, name='arrays', **fields):
     name: what the checkpoint's metadata calls the data.
   """
   config = make_config(config, **fields)
-  config.seed, config.num_seeds, config.dataset = int(seed), 1, name
+  config.seed, config.num_seeds, config.dataset = _seed(seed), 1, name
   configuration.validate(config)
   x, _ = _series(x)
-  y_index, classes = _labels(y, len(x))
+  labels.check(y, len(x))
+  y_index, classes = labels.to_indices(y)
   if len(classes) < 2:
     raise DataError(f'y has one class only ({classes[0]!r}); the VAE\'s '
                     'latent head needs at least two.')
+  data.check_not_constant(x, 'x')
   dataset = data.Dataset(config.dataset, x, y_index, x, y_index,
-                         tuple(str(c) for c in classes))
-  model = models.create_vae(config, dataset.series_length,
-                            dataset.num_classes, dataset.num_channels)
+                         tuple(labels.text(c) for c in classes))
+  meta = checkpoint.vae_metadata(config, dataset, [config.seed])
+  model = checkpoint.build_vae(meta)
   keys = pipeline.seed_keys([config.seed])
   history = _History()
   params = pipeline.train_vae(config, model, x, y_index, keys['vae_init'],
                               keys['vae_train'], history, seeds=[config.seed])
-  (quality,) = diagnostics.vae_quality(model, params, x, x, y_index)
-  meta = checkpoint.vae_metadata(config, dataset, [config.seed])
+  (quality,) = diagnostics.vae_quality(model, params, x, y_index)
   return TrainedVAE(model, jax.tree_util.tree_map(lambda a: np.asarray(a[0]),
                                                   params),
                     classes, meta, history.records, quality)
 
 
+def _seed(seed):
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or (
+      not 0 <= seed < 2**32):
+    raise ConfigError(f'seed={seed!r} must be an integer in [0, 2**32): '
+                      'a PRNG key holds 32 bits of it, so a larger or '
+                      'negative one would repeat another seed\'s draws.')
+  return int(seed)
+
+
 def _key(key_or_seed):
-  if isinstance(key_or_seed, (int, np.integer)):
-    return jax.random.PRNGKey(int(key_or_seed))
-  return jnp.asarray(key_or_seed)
+  """A PRNG key from an int seed or a key (raw uint32 (2,) or typed)."""
+  if isinstance(key_or_seed, (int, np.integer, bool)):
+    return jax.random.PRNGKey(_seed(key_or_seed))
+  try:
+    key = jnp.asarray(key_or_seed)
+  except (TypeError, ValueError):
+    key = None
+  if key is not None and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    key = jax.random.key_data(key)
+  if key is None or key.shape != (2,) or key.dtype != jnp.uint32:
+    raise ConfigError(
+        f'key_or_seed={key_or_seed!r} is neither an int seed in [0, 2**32) '
+        'nor a PRNG key (jax.random.PRNGKey(seed), or jax.random.key(seed)).')
+  return key
 
 
 def generate(vae, x, y, key_or_seed, method='latent', **settings):
   """Synthetic series and their labels from (x, y).
 
   Args:
-    vae: a TrainedVAE (methods that need one: 'latent'), or None.
+    vae: a TrainedVAE (methods that need one: 'latent', 'latent_class'),
+      or None.
     x: (n, length) or (n, channels, length); y: (n,) labels.
     key_or_seed: a PRNG key or an int; the same one gives the same series.
-    method: a name of augment.METHODS ('latent', 'latent_class', 'jitter',
-      'scaling', 'magnitude_warp', 'time_warp', 'window_slice',
-      'window_warp', 'mixup'); settings: its settings
-      (augment.method_settings(name)), e.g. noise=0.1, num_samples=2.
+    method: a method name of lsa.METHODS, or a spec with its settings as
+      on the command line, e.g. 'jitter(sigma=0.01)'; settings: more of
+      its settings (lsa.method_settings(name)), e.g. noise=0.1,
+      num_samples=2. Checked as the command line checks them.
 
   Returns:
     (x_synthetic, y_synthetic) as NumPy arrays: x in the shape convention of
@@ -252,10 +254,11 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
     latent_class: about num_samples * n / C per class, less the draws its
     filter refused); y with the labels' type, or (for mixup) class
     probabilities (n', C) over `classes` (vae.classes, or the sorted
-    labels of y).
+    labels of y). Every value is finite (else an AugmentationError).
   """
-  m = augment.make_method(method, **settings)
+  m = augment.generator(method, settings).method
   x, two_d = _series(x)
+  labels.check(y, len(x))
   if m.needs_vae:
     if not isinstance(vae, TrainedVAE):
       raise ConfigError(f'method {method!r} needs a trained VAE '
@@ -265,17 +268,18 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
       raise DataError(
           f'x has series of shape {x.shape[1:]} (channels, length), but the '
           f'VAE was trained on ({vae.num_channels}, {vae.series_length}).')
+  key = _key(key_or_seed)
   classes = vae.classes if isinstance(vae, TrainedVAE) else None
-  y_index, classes = _labels(y, len(x), classes)
+  y_index, classes = labels.to_indices(y, classes)
   probs = np.eye(len(classes), dtype=np.float32)[y_index]
   vae_args = ((vae.model, jax.tree_util.tree_map(lambda a: a[None],
                                                  vae.params))
               if m.needs_vae else ())
   x_new, p_new, w_new = (np.asarray(a[0, len(x):]) for a in augment.fixed_sets(
-      m, _key(key_or_seed)[None], np.asarray(x, np.float32), probs,
-      *vae_args))
+      m, key[None], np.asarray(x, np.float32), probs, *vae_args))
   kept = w_new > 0  # a filter's refusals are left out
   x_new, p_new = x_new[kept], p_new[kept]
+  augment.check_finite(x_new, p_new, method)
   if two_d:
     x_new = x_new[:, 0]
   if not np.all(np.isclose(p_new.max(axis=-1), 1.0)):

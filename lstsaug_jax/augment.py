@@ -17,6 +17,7 @@ import numpy as np
 from lstsaug_jax import configuration
 from lstsaug_jax import models
 from lstsaug_jax import transforms
+from lstsaug_jax.errors import AugmentationError
 from lstsaug_jax.errors import ConfigError
 
 
@@ -85,6 +86,11 @@ class Method:
 
   def slots(self, x, y):
     return x, y
+
+  def synthetic_count(self, counts):
+    """How many synthetic series the fixed set holds, for class sizes
+    `counts` (Python ints: an estimate must not overflow)."""
+    return int(self.num_samples) * int(sum(counts))
 
   def fixed(self, state, key, x, y):
     xs, ys, ws = jax.vmap(lambda k: self.sample(state, k, x, y))(
@@ -227,6 +233,12 @@ class LatentClass(Method):
     return (xs.astype(x.dtype), jax.nn.one_hot(classes, y.shape[-1],
                                                dtype=y.dtype),
             passed.any(axis=0).astype(x.dtype))
+
+  def synthetic_count(self, counts):
+    counts = [int(c) for c in counts]
+    per_class = int(round(self.num_samples * sum(counts) / len(counts)))
+    extra = sum(max(counts) - c for c in counts) if self.top_up else 0
+    return per_class * len(counts) + extra
 
   def targets(self, y):
     """The class of each slot of the fixed set (host side, static sizes)."""
@@ -381,6 +393,8 @@ def _fixed_sets(method, vae, values, vae_params, keys, x, y, x_slots,
 # a few words; every other number must be finite and >= 0.
 _COUNTS = ('num_samples', 'candidates', 'knots')
 _FRACTIONS = ('share', 'reduce_ratio', 'window_ratio')
+# Mixup's Beta(alpha, alpha) and latent_class's covariance scale.
+_POSITIVE = ('alpha',)
 _CHOICES = dict(mode=('fixed', 'online'), density=('mixture', 'gaussian'),
                 label_filter=('none', 'baseline'))
 
@@ -424,8 +438,13 @@ def _check_setting(spec, key, value):
   elif not isinstance(value, (int, float)) or not math.isfinite(value) or (
       value < 0):
     raise bad('a finite number >= 0')
+  elif value > float(np.finfo(np.float32).max):
+    raise bad(f'at most {np.finfo(np.float32).max:.4g} (the models compute '
+              'in float32)')
   elif key in _FRACTIONS and not 0 < value <= 1:
     raise bad('in (0, 1]')
+  elif key in _POSITIVE and value == 0:
+    raise bad('> 0 (at 0 the method divides by zero or draws nothing)')
   elif key == 'weight' and value == 0:
     # Every synthetic series would count for nothing: that run is the
     # baseline with extra work, and its acceptance rate would read 0.
@@ -469,11 +488,17 @@ class Augmentation:
     return self.name + (f'({", ".join(changed)})' if changed else '')
 
 
-def make_augmentation(spec, defaults=None):
+def make_augmentation(spec, defaults=None, extra=None):
   """An Augmentation from a spec ('window_warp', 'latent(noise=0.5,
   mode=online, share=0.25)'); `defaults` override the method's own (the
-  single run's config.noise and config.num_samples for 'latent')."""
+  single run's config.noise and config.num_samples for 'latent'); `extra`
+  adds settings to the spec's (a setting in both is an error)."""
   name, given = parse_spec(spec)
+  twice = sorted(set(given) & set(extra or {}))
+  if twice:
+    raise ConfigError(f'{spec!r}: {", ".join(twice)} given both in the spec '
+                      'and as a keyword; give each setting once.')
+  given = {**given, **(extra or {})}
   if name not in METHODS:
     raise ConfigError(f'Unknown augmentation method {name!r} in {spec!r}; '
                       f'choose one of {sorted(METHODS)}.')
@@ -483,7 +508,7 @@ def make_augmentation(spec, defaults=None):
     raise ConfigError(f'{spec!r}: method {name!r} has no setting '
                       f'{", ".join(map(repr, unknown))}; its settings and '
                       f'defaults are {known}.')
-  settings = dict(known, **(defaults or {}), **given)
+  settings = {**known, **(defaults or {}), **given}
   for key, value in list(settings.items()):
     default = known[key]
     if isinstance(default, float) and isinstance(value, int) and not (
@@ -504,3 +529,39 @@ def make_augmentation(spec, defaults=None):
                                 if k not in TRAINING_SETTINGS})
   return Augmentation(name, method, tuple(sorted(settings.items())),
                       **training)
+
+
+def generator(spec, settings=None):
+  """The Augmentation of a spec (with `settings` added) for making a fixed
+  synthetic set outside training (lsa.generate): checked as the command
+  line checks a spec, and without the settings that apply to training
+  alone (mode, share, weight, label_filter)."""
+  if not isinstance(spec, str):
+    raise ConfigError(f'method={spec!r} must be a method name or spec, e.g. '
+                      f'"latent" or "jitter(sigma=0.01)"; the methods are '
+                      f'{sorted(METHODS)}.')
+  aug = make_augmentation(spec, extra=settings)
+  given = dict(parse_spec(spec)[1], **(settings or {}))
+  training = sorted(k for k in given if k in TRAINING_SETTINGS)
+  if training:
+    raise ConfigError(
+        f'{", ".join(training)} apply to training a classifier (the command '
+        'line\'s augment.method and sweeps), not to making a synthetic set: '
+        f'leave {"them" if len(training) > 1 else "it"} out of {spec!r}.')
+  return aug
+
+
+def check_finite(x, y, what):
+  """Raises AugmentationError if synthetic series x or their labels y hold
+  a NaN or an infinity: no generator's output is returned or trained on
+  unless finite."""
+  bad = ~np.isfinite(np.asarray(x)).reshape(len(x), -1).all(axis=-1)
+  bad |= ~np.isfinite(np.asarray(y)).reshape(len(y), -1).all(axis=-1)
+  if bad.any():
+    raise AugmentationError(
+        f'{what}: {int(bad.sum())} of {len(bad)} synthetic series hold NaN '
+        'or infinite values (the first is number '
+        f'{int(np.flatnonzero(bad)[0])}), so they were not used. A setting '
+        'is too large for float32 (a sigma or noise far above the data\'s '
+        'scale), or the VAE is broken: lower the setting, or train the VAE '
+        'again.')

@@ -106,6 +106,23 @@ def fold_dataset(dataset, held_out):
       x_test=dataset.x_train[held_out], y_test=dataset.y_train[held_out])
 
 
+def fold_problem(y, k):
+  """Why k stratified folds of labels y cannot score anything (None if
+  they can): a held-out series whose class has no other training series
+  cannot be learnt from, and a fold needs series to hold out."""
+  counts = np.bincount(np.asarray(y))
+  counts = counts[counts > 0]
+  if len(y) < k:
+    return (f'{len(y)} training series cannot fill {k} folds, so the folds '
+            'cannot score any method')
+  single = int(np.sum(counts < 2))
+  if single:
+    return (f'{single} of {len(counts)} classes have a single training '
+            'series; held out, it has no series of its class to learn from, '
+            'so cross-validated accuracy measures nothing there')
+  return None
+
+
 def choose(auto, dataset, train_with, train_vaes=None, seed=0):
   """Scores none and every candidate by k-fold cross-validation on the
   training set.
@@ -121,8 +138,12 @@ def choose(auto, dataset, train_with, train_vaes=None, seed=0):
 
   Returns:
     (the chosen Augmentation, or None for none; {label: mean accuracy over
-    folds and seeds}).
+    folds and seeds}; why the folds could not score anything, or None).
+    Where they cannot (fold_problem), none is chosen and nothing trains.
   """
+  problem = fold_problem(dataset.y_train, auto.folds)
+  if problem:
+    return None, {}, problem
   options = [None] + auto.augmentations
   labels = ['none'] + [a.label for a in options[1:]]
   scores = {label: [] for label in labels}
@@ -138,6 +159,6 @@ def choose(auto, dataset, train_with, train_vaes=None, seed=0):
   means = {label: float(np.mean(v)) for label, v in scores.items()}
   best = max(labels[1:], key=lambda label: means[label])
   if means[best] - means['none'] > auto.margin:
-    return options[labels.index(best)], means
-  return None, means
+    return options[labels.index(best)], means, None
+  return None, means, None
 

@@ -27,6 +27,7 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
 
+from lstsaug_jax import files
 from lstsaug_jax import models
 from lstsaug_jax import reporting
 from lstsaug_jax import train
@@ -381,8 +382,7 @@ def main(argv):
       resource.RUSAGE_SELF).ru_maxrss / 1024
   print(f'benchmark process peak RSS {report["peak_rss_mb"]:.0f} MB')
   if _JSON.value:
-    with open(_JSON.value, 'w') as f:
-      json.dump(report, f, indent=2)
+    files.atomic_write(_JSON.value, json.dumps(report, indent=2) + '\n')
     print(f'wrote {_JSON.value}')
 
 

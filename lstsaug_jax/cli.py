@@ -60,9 +60,33 @@ def config_import_root(argv):
   return None
 
 
+def last_override_wins(argv):
+  """argv with only the last of repeated --config.FIELD overrides (absl
+  adds up repeated tuple flags: --config.sweep.datasets=A
+  --config.sweep.datasets=B would run both), as every other flag's last
+  value wins."""
+  spans = []  # (field, first index, last index) of each override
+  i = 1
+  while i < len(argv):
+    arg = argv[i]
+    end = i
+    if arg.startswith('--config.'):
+      name = arg[2:].split('=', 1)[0]
+      if '=' not in arg and i + 1 < len(argv) and not argv[i + 1].startswith(
+          '--'):
+        end = i + 1  # --config.FIELD VALUE
+      spans.append((name, i, end))
+    i = end + 1
+  last = {name: start for name, start, _ in spans}
+  dropped = {k for name, start, end in spans if last[name] != start
+             for k in range(start, end + 1)}
+  return [a for k, a in enumerate(argv) if k not in dropped]
+
+
 def parse_flags(argv):
   """absl's flag parsing, with a bad config file, an unknown field or a
   value of the wrong type reported in one paragraph."""
+  argv = last_override_wins(argv)
   root = config_import_root(argv)
   if root and root not in sys.path:
     sys.path.insert(0, root)
@@ -70,6 +94,10 @@ def parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as e:
     message = str(e)
+    if 'must have a value other than None' in message:
+      _fail('--config is required: pass --config=PATH to a config file, e.g. '
+            '--config=configs/quickstart.py (a first run, under a minute). '
+            + CONFIG_HELP)
     if 'Error whilst parsing config file' in message:
       message = message.split('\n')[0] + ' ' + message.strip().split('\n')[-1]
     _fail(f'{message}. Values must have the type of the field\'s default; '
@@ -88,7 +116,8 @@ def _config_file_error(error):
   detail = [l.strip() for l in str(error).splitlines() if l.strip()]
   _fail(f'could not load the config file: {detail[-1] if detail else error}. '
         'Pass --config=PATH to a file with a get_config() function, e.g. '
-        '--config=configs/default.py.')
+        '--config=configs/quickstart.py; the shipped configs are in '
+        'configs/. ' + CONFIG_HELP)
 
 
 def config_value(config_flag):
@@ -96,9 +125,10 @@ def config_value(config_flag):
   loaded (the loader defers that error to the first access)."""
   try:
     config = config_flag.value
+    is_config = hasattr(config, 'to_dict')  # a failed load raises here
   except OSError as e:
     _config_file_error(e)
-  if not hasattr(config, 'to_dict'):
+  if not is_config:
     _fail(f'the config file passed with --config returned {config!r} from '
           'get_config(); it must return an ml_collections.ConfigDict (start '
           'from configs/default.py).')

@@ -5,6 +5,7 @@ carry a NaN into a model is refused here, with every problem named at once,
 rather than after minutes of training or never.
 """
 
+import difflib
 import math
 import numbers
 
@@ -26,6 +27,33 @@ def flatten(config):
         flat[f'{prefix}{k}'] = v
   walk('', config.to_dict() if hasattr(config, 'to_dict') else config)
   return flat
+
+
+def set_field(config, name, value):
+  """config.NAME = value for a dotted name ('vae.beta'); a field the
+  config does not have is a one-paragraph ConfigError naming the closest
+  field."""
+  *parents, leaf = name.split('.')
+  target = config
+  try:
+    for p in parents:
+      target = target[p]
+    if not hasattr(target, 'keys') or leaf not in target.keys():
+      raise KeyError(leaf)
+    target[leaf] = value
+  except (KeyError, AttributeError, TypeError) as e:
+    close = []
+    if isinstance(e, KeyError):
+      what = f'The config has no field {name!r}'
+      close = difflib.get_close_matches(name, sorted(flatten(config)), n=1,
+                                        cutoff=0.5)
+    else:
+      what = (f'Cannot set config field {name!r} to {value!r}: '
+              f'{str(e).splitlines()[0]}')
+    raise ConfigError(
+        what + (f'; did you mean {close[0]!r}?' if close else '.')
+        + ' lstsaug_jax/defaults.py lists every field with its default '
+        '(README "Config fields").') from None
 
 
 def _is_int(v):

@@ -15,10 +15,12 @@ import re
 import sys
 import urllib.error
 
+from absl import logging
 import numpy as np
 
 from lstsaug_jax import download as download_lib
 from lstsaug_jax import formats
+from lstsaug_jax import limits
 from lstsaug_jax import synthetic
 from lstsaug_jax.errors import DataError
 
@@ -339,6 +341,33 @@ def to_float32(x, split):
   return x.astype(np.float32)
 
 
+def constant_series(x):
+  """Indices of the series (n, channels, length) whose every channel is
+  constant."""
+  x = np.asarray(x)
+  return np.flatnonzero((x.max(axis=-1) == x.min(axis=-1)).all(axis=-1))
+
+
+def check_not_constant(x, what, training=True):
+  """A DataError if every series of a training set x is constant (nothing
+  to learn, and z-normalised they are all zeros); a logged warning naming
+  how many if some are (or, for an evaluation set, all). Returns their
+  number."""
+  constant = constant_series(x)
+  if training and len(constant) == len(x):
+    raise DataError(
+        f'{what}: all {len(x)} series are constant (each channel a single '
+        'value), so there is nothing to learn: z-normalised they would all '
+        'be zeros, and no model fitted to them could be judged. Check that '
+        'the right columns were read as values.')
+  if len(constant):
+    logging.warning(
+        '%s: %d of %d series are constant (the first is number %d); '
+        'z-normalisation (normalisation=series) makes them all zeros.', what,
+        len(constant), len(x), constant[0])
+  return len(constant)
+
+
 def prepare(name, train, test, options):
   """Raw train and test RawSplits -> a clean Dataset."""
   for split in (train, test):
@@ -350,6 +379,8 @@ def prepare(name, train, test, options):
       filled, (train, test), options.variable_length)
   y_train, y_test, class_names = index_labels(train.labels, test.labels,
                                               train.path, test.path)
+  constant = dict(train=check_not_constant(x_train, train.path),
+                  test=check_not_constant(x_test, test.path, training=False))
   if options.normalisation == 'series':
     x_train, x_test = znormalise(x_train), znormalise(x_test)
   elif options.normalisation == 'channel':
@@ -362,7 +393,8 @@ def prepare(name, train, test, options):
                                                           test.path],
       normalisation=options.normalisation,
       interpolated=dict(train=interpolated[0], test=interpolated[1]),
-      resampled=dict(train=resampled[0], test=resampled[1]))
+      resampled=dict(train=resampled[0], test=resampled[1]),
+      constant=constant)
   return Dataset(name, x_train, y_train, x_test, y_test, class_names,
                  provenance)
 
@@ -405,6 +437,13 @@ def _load_train_test(data_dir, name, options):
     if kind != 'cbf':
       raise DataError(f'Unknown synthetic dataset {name!r}; the built-in one '
                       f'is {SYNTHETIC_PREFIX}cbf.')
+    limits.check_memory(
+        f'{name} ({options.synthetic_train_size:,} training and '
+        f'{options.synthetic_test_size:,} test series of {synthetic.CBF_LENGTH})',
+        limits.series_bytes(options.synthetic_train_size
+                            + options.synthetic_test_size, 1,
+                            synthetic.CBF_LENGTH, copies=6, itemsize=8),
+        'Lower synthetic_train_size or synthetic_test_size.')
     x_train, y_train, x_test, y_test = synthetic.make_cbf(
         options.synthetic_train_size, options.synthetic_test_size,
         options.synthetic_seed)

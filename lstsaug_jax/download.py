@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import zipfile
 
+from lstsaug_jax import files
 from lstsaug_jax import formats
 from lstsaug_jax.errors import DataError
 
@@ -72,8 +73,8 @@ def safe_extract(zip_path, target):
 
 def find_split(folder, name, split):
   for fmt in ZIP_FORMATS:
-    for dirpath, _, files in os.walk(folder):
-      for f in files:
+    for dirpath, _, names in os.walk(folder):
+      for f in names:
         if f.lower() == f'{name}_{split}{fmt}'.lower():
           return os.path.join(dirpath, f)
   return None
@@ -90,7 +91,7 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True,
   url = f'{base_url.rstrip("/")}/{name}.zip'
   final = os.path.join(data_dir, 'Multivariate_ts' if multivariate
                        else 'UCRArchive_2018', name)
-  created = _makedirs(os.path.dirname(final))
+  created = files.makedirs(os.path.dirname(final))
   work = tempfile.mkdtemp(prefix=f'.{name}-download-',
                           dir=os.path.dirname(final))
   done = False
@@ -116,8 +117,9 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True,
                           'must be a .ts file.')
         shutil.copyfile(source, os.path.join(staged, f'{name}_{split}.ts'))
       else:
-        formats.write_tsv(os.path.join(staged, f'{name}_{split}.tsv'),
-                          raw.values, raw.labels)
+        with files.replacing(os.path.join(staged, f'{name}_{split}.tsv'),
+                             newline='') as f:
+          formats.write_tsv(f, raw.values, raw.labels)
     os.rename(staged, final)
     done = True
   finally:
@@ -131,14 +133,3 @@ def download_dataset(name, data_dir, base_url, *, timeout=60, progress=True,
         except OSError:
           break
   return final
-
-
-def _makedirs(path):
-  """os.makedirs; returns the folders it created, innermost first."""
-  created = []
-  path = os.path.abspath(path)
-  while not os.path.isdir(path):
-    created.append(path)
-    path = os.path.dirname(path)
-  os.makedirs(created[0] if created else path, exist_ok=True)
-  return created

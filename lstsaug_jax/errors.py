@@ -27,6 +27,10 @@ class ResultsError(LstsaugError, ValueError):
   """A results CSV or anchors file that cannot be read or extended."""
 
 
+class AugmentationError(LstsaugError, ValueError):
+  """Synthetic series that cannot be trained on (NaN or infinite values)."""
+
+
 class TrainingError(LstsaugError, RuntimeError):
   """Training that cannot give a model worth reporting (a non-finite loss)."""
 

@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from lstsaug_jax import files
 from lstsaug_jax.errors import DataError
 
 # Label cells that mean "no label".
@@ -226,6 +227,11 @@ def read_ts(path):
   lengths = [len(s[0]) for s in series]
   width = max(lengths)
   declared = header.get('serieslength')
+  if declared is not None and not declared.strip().isdigit():
+    raise DataError(
+        f'{path}: the header says @seriesLength {declared!r}, which is not a '
+        'whole number. Write the length as digits (e.g. @seriesLength 128), '
+        'or remove the line.')
   equal = header.get('equallength', '').lower() == 'true'
   expected = int(declared) if (equal and declared) else (width if equal
                                                          else None)
@@ -247,8 +253,9 @@ def read_ts(path):
                   np.array(labels), np.array(line_numbers))
 
 
-def write_ts(path, values, labels, problem_name):
-  """Writes the .ts format (univariate or multivariate), NaN as '?'."""
+def write_ts(f, values, labels, problem_name):
+  """Writes the .ts format (univariate or multivariate), NaN as '?', to the
+  text file object f."""
   values = np.asarray(values, np.float64)
   channels, length = values.shape[1:]
   names = sorted({str(l) for l in labels})
@@ -263,11 +270,27 @@ def write_ts(path, values, labels, problem_name):
     lines.append(':'.join(','.join('?' if np.isnan(v) else f'{v:.8g}'
                                    for v in channel) for channel in series)
                  + f':{label}')
-  with open(path, 'w') as f:
-    f.write('\n'.join(lines) + '\n')
+  f.write('\n'.join(lines) + '\n')
 
 
 ARRAY_NAMES = ('X_train', 'y_train', 'X_test', 'y_test')
+
+
+def _npz_array(path, npz, name):
+  try:
+    return npz[name]
+  except ValueError as e:
+    if 'allow_pickle' not in str(e):
+      raise DataError(f'{path}: the array {name} is damaged ({e}).') from None
+    raise DataError(
+        f'{path}: the array {name} is stored with dtype object (Python '
+        'objects, read only by unpickling, and a file is never unpickled '
+        'here). Save it with a plain dtype, e.g. np.savez(..., '
+        f'{name}=np.asarray({name}, dtype=str)) for labels.') from None
+  except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    raise DataError(f'{path}: the array {name} is damaged or truncated '
+                    f'({type(e).__name__}: {e}). Write the file again.'
+                    ) from None
 
 
 def read_npz(path):
@@ -276,8 +299,7 @@ def read_npz(path):
   if os.path.isdir(path):
     raise DataError(f'{path} is a directory, not an .npz file.')
   try:
-    with np.load(path, allow_pickle=False) as f:
-      arrays = {k: f[k] for k in f.files}
+    loaded = np.load(path, allow_pickle=False)
   except PermissionError:
     raise DataError(f'{path} cannot be read: permission denied.') from None
   except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
@@ -287,6 +309,13 @@ def read_npz(path):
         'damaged or truncated, or not an .npz. Write it again with '
         'np.savez(path, X_train=..., y_train=..., X_test=..., '
         'y_test=...).') from None
+  if not isinstance(loaded, np.lib.npyio.NpzFile):
+    raise DataError(
+        f'{path} holds a single array (an .npy file named .npz), not the '
+        'four arrays of a dataset. Write it with np.savez(path, X_train=..., '
+        'y_train=..., X_test=..., y_test=...).')
+  with loaded as f:
+    arrays = {k: _npz_array(path, f, k) for k in f.files}
   missing = [k for k in ARRAY_NAMES if k not in arrays]
   if missing:
     raise DataError(f'{path} lacks the arrays {missing}; it must hold '
@@ -335,33 +364,51 @@ def read_split(path):
   return READERS[os.path.splitext(path)[1].lower()](path)
 
 
-def write_tsv(path, values, labels):
+def write_tsv(f, values, labels):
   """Writes the UCR 2018 layout (label first, tab separated) of univariate
-  series, (n, length) or (n, 1, length)."""
+  series, (n, length) or (n, 1, length), to the text file object f."""
   values = np.asarray(values, np.float64)
   if values.ndim == 3:
     values = values[:, 0]
   frame = pd.DataFrame(values)
   frame.insert(0, 'label', labels)
-  frame.to_csv(path, sep='\t', header=False, index=False, na_rep='NaN',
-               float_format='%.8g')
+  frame.to_csv(f, sep='\t', header=False, index=False, na_rep='NaN',
+               float_format='%.8g', lineterminator='\n')
+
+
+def writable_labels(labels):
+  """The labels as the text a split file holds (bytes decoded as UTF-8);
+  a DataError for one that the readers could not read back (a label is
+  one field: no whitespace, tab, comma or colon, and not a missing-value
+  mark)."""
+  out = []
+  for i, label in enumerate(labels):
+    text = (bytes(label).decode('utf-8', errors='backslashreplace')
+            if isinstance(label, (bytes, np.bytes_)) else str(label))
+    bad = [c for c in text if c.isspace() or c in ',:']
+    if bad or text.strip().lower() in MISSING_LABELS:
+      why = (f'holds {bad[0]!r}' if bad else 'reads as a missing label')
+      raise DataError(
+          f'Label {label!r} (series {i}) {why}, so the file could not be read '
+          'back: in the archive formats a label is one field, with no '
+          'whitespace, comma or colon. Map the labels first (e.g. replace '
+          '" " with "_", or use integer codes).')
+    out.append(text)
+  return np.array(out)
 
 
 def write_split(directory, name, split, values, labels):
   """{directory}/{name}_{split}.tsv for one channel, .ts for several (the
-  archives' formats), written whole or not at all; returns the path."""
+  archives' formats), written whole or not at all (files.replacing);
+  returns the path. Labels must read back (writable_labels)."""
+  labels = writable_labels(labels)
   values = np.asarray(values)
   os.makedirs(directory, exist_ok=True)
   ext = '.tsv' if values.shape[1] == 1 else '.ts'
   path = os.path.join(directory, f'{name}_{split}{ext}')
-  tmp = path + '.tmp'
-  try:
+  with files.replacing(path, newline='') as f:
     if ext == '.tsv':
-      write_tsv(tmp, values, labels)
+      write_tsv(f, values, labels)
     else:
-      write_ts(tmp, values, labels, name)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+      write_ts(f, values, labels, name)
   return path

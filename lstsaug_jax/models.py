@@ -304,11 +304,3 @@ def create_classifier(arch, num_classes, conv_impl='matmul'):
         f'choose one of {sorted(CLASSIFIERS)}.')
   return ResNet(num_classes=num_classes, conv_impl=conv_impl,
                 **CLASSIFIERS[arch])
-
-
-def create_vae(config, series_length, num_classes, num_channels=1):
-  return VAE(series_length=series_length, num_classes=num_classes,
-             num_channels=num_channels, latent_dim=config.latent_dim,
-             hidden_dims=tuple(config.vae.hidden_dims),
-             output_activation=config.vae.output_activation,
-             arch=config.vae.arch)

@@ -23,6 +23,7 @@ from lstsaug_jax import data
 from lstsaug_jax import diagnostics
 from lstsaug_jax import files
 from lstsaug_jax import formats
+from lstsaug_jax import limits
 from lstsaug_jax import metrics
 from lstsaug_jax import models
 from lstsaug_jax import parallel
@@ -82,6 +83,43 @@ def classifier_plan(config, num_original, num_train=None, multiple=1):
   return ClassifierPlan(batch, epochs, epochs * own, own)
 
 
+def evaluated_on(config):
+  """What the classifiers are scored on: 'validation' (a held-out part of
+  the training set) or 'test'."""
+  return 'validation' if config.validation_fraction else 'test'
+
+
+def check_plan(config, dataset, method):
+  """Refuses, before any work, a run of `method` (None: the baseline; an
+  Augmentation; auto.Auto) on dataset that could not finish: an augmented
+  set larger than the memory available, or more gradient steps than the
+  step counter holds (limits)."""
+  n = int(dataset.x_train.shape[0])
+  channels, length = dataset.x_train.shape[1:]
+  seeds = config.num_seeds
+  vae_steps = config.num_epochs * train.steps_per_epoch(n, config.batch_size)
+  limits.check_steps('The VAE', vae_steps, 'Lower --config.num_epochs.')
+  if method is None:
+    options = [None]
+  elif isinstance(method, auto_lib.Auto):
+    options = [None] + method.augmentations
+  else:
+    options = [method]
+  counts = np.bincount(dataset.y_train, minlength=dataset.num_classes)
+  for aug in options:
+    extra = 0 if aug is None or aug.online else aug.method.synthetic_count(
+        counts)
+    label = 'the baseline' if aug is None else aug.label
+    limits.check_memory(
+        f'The training set of {label} ({n} + {extra:,} synthetic series of '
+        f'{channels} x {length}, for {seeds} seed(s))',
+        limits.series_bytes(seeds * (n + extra), channels, length),
+        'Lower num_samples (or num_seeds).')
+    plan = classifier_plan(config, n, n + extra)
+    limits.check_steps(f'The classifier of {label}', plan.steps,
+                       'Lower --config.classifier.min_steps or the epochs.')
+
+
 def run_seeds(config):
   return [config.seed + k for k in range(config.num_seeds)]
 
@@ -106,14 +144,6 @@ def init_sample(x, per_seed_x=False):
   shapes only; made on the host, so no program is built for it)."""
   shape = x.shape[2:] if per_seed_x else x.shape[1:]
   return np.zeros((1,) + tuple(shape), np.float32)
-
-
-def vae_param_shapes(model, x, init_keys):
-  """The shapes of one VAE per init key (seed axis first), computed without
-  initialising: what a restored checkpoint must match."""
-  sample = init_sample(x)
-  return jax.eval_shape(lambda keys: jax.vmap(
-      lambda k: model.init(k, sample, k))(keys)['params'], init_keys)
 
 
 def train_vae(config, model, x, y, init_keys, train_keys, logger,
@@ -303,15 +333,15 @@ def summarise(results, prefix, scores):
     results[f'{prefix}_{name}'] = scores[name]
 
 
-def prepare_vae(config, dataset, vae, seeds, keys):
+def prepare_vae(config, dataset, seeds):
   """Before any work: the restored VAEs (use_trained), or a check that the
-  checkpoint path takes a save. Returns (params or None, checkpoint path,
+  checkpoint path takes a save. Hold checkpoint.locked(path) around this
+  and the VAE stage. Returns (params or None, checkpoint path,
   metadata)."""
   meta = checkpoint.vae_metadata(config, dataset, seeds)
   path = checkpoint.checkpoint_path(config)
   if config.use_trained:
-    abstract = vae_param_shapes(vae, dataset.x_train, keys['vae_init'])
-    params, _ = checkpoint.restore_vae(path, meta, abstract)
+    _, params, _ = checkpoint.restore_vae(path, meta)
     return params, path, meta
   checkpoint.check_save_target(path)
   return None, path, meta
@@ -426,6 +456,11 @@ def fixed_sets(config, dataset, aug, vae, vae_params, keys, logger, stage,
   fixed = augment.fixed_sets(aug.method, keys['augment'], dataset.x_train,
                              one_hot(dataset.y_train, dataset.num_classes),
                              *vae_args, weight=aug.weight)
+  n = dataset.x_train.shape[0]
+  x_new, y_new = (parallel.to_host(a)[:, n:] for a in fixed[:2])
+  augment.check_finite(x_new.reshape((-1,) + x_new.shape[2:]),
+                       y_new.reshape((-1,) + y_new.shape[2:]),
+                       f'{stage}: {aug.label}')
   if aug.label_filter == 'baseline':
     fixed = filter_labels(config, dataset, fixed, keys, logger,
                           f'{stage}/label_filter', placement, seeds)
@@ -455,7 +490,8 @@ def vae_stage(config, dataset, vae, vae_params, ckpt_path, meta, keys,
     results['vae_source'] = 'trained'
   results['wall_time_s']['vae'] = time.perf_counter() - start
   quality = diagnostics.vae_quality(vae, vae_params, dataset.x_train,
-                                    dataset.x_test, dataset.y_test)
+                                    dataset.y_train, dataset.x_test,
+                                    dataset.y_test, evaluated_on(config))
   results['vae_quality'] = dict(diagnostics.summary(quality),
                                 per_seed=quality)
   return vae_params
@@ -483,11 +519,18 @@ def train_with(config, dataset, aug, vae, vae_params, keys, logger, stage,
     probs = one_hot(dataset.y_train, dataset.num_classes)
     states = fit_augmentation(aug, vae, vae_params, dataset.x_train, probs,
                               len(seeds))
-    scores = train_classifier(
-        config, dataset, dataset.x_train, probs, keys['classifier_init'],
-        keys['augmented_train'], logger, stage, placement, seeds,
-        online=train.Online(aug.method, aug.share, aug.weight),
-        aug_states=states)
+    try:
+      scores = train_classifier(
+          config, dataset, dataset.x_train, probs, keys['classifier_init'],
+          keys['augmented_train'], logger, stage, placement, seeds,
+          online=train.Online(aug.method, aug.share, aug.weight),
+          aug_states=states)
+    except TrainingError as e:
+      raise TrainingError(
+          f'{e} With mode=online, {aug.label} makes synthetic series in '
+          'every batch: a setting too large for float32 (a sigma or noise '
+          'far above the data\'s scale) makes them infinite; lower it.'
+          ) from None
     extra['train_size'] = int(dataset.x_train.shape[0])
   else:
     fixed = fixed_sets(config, dataset, aug, vae, vae_params, keys, logger,
@@ -542,13 +585,18 @@ def train_method(config, dataset, method, vae, vae_params, keys, logger,
                      keys['vae_init'], keys['vae_train'], logger, placement,
                      seeds)
 
-  chosen, cv = auto_lib.choose(method, dataset, fold_run, fold_vaes)
+  chosen, cv, problem = auto_lib.choose(method, dataset, fold_run, fold_vaes)
   label = 'none' if chosen is None else chosen.label
-  logging.info('auto chose %s (cross-validated accuracy: %s)', label,
-               ', '.join(f'{k} {v:.4f}' for k, v in cv.items()))
+  if problem:
+    logging.warning('auto chose none without scoring anything: %s.', problem)
+  else:
+    logging.info('auto chose %s (cross-validated accuracy: %s)', label,
+                 ', '.join(f'{k} {v:.4f}' for k, v in cv.items()))
   scores, fixed = train_with(config, dataset, chosen, vae, vae_params, keys,
                              logger, stage, placement, seeds)
   scores['details'] = dict(chosen=label, cross_validated=cv)
+  if problem:
+    scores['details']['not_estimated'] = problem
   scores['augmentation'] = f'{method.label} -> {label}'
   return scores, fixed
 
@@ -592,20 +640,29 @@ def _compiles(results, stage):
 def run(config):
   """Runs the stages the config asks for and writes their metrics,
   per-epoch records and predictions to a new run directory; returns a Run."""
+  with contextlib.ExitStack() as vae_lock:
+    return _run(config, vae_lock)
+
+
+def _run(config, vae_lock):
   configuration.validate(config)
   aug = augmentation(config)
   placement = parallel.make_placement(config.num_seeds, config.num_devices)
   dataset = data.load(config)
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
-                          dataset.num_channels)
+  check_plan(config, dataset, aug if (config.test_augment
+                                      or config.export_synthetic) else None)
   seeds = run_seeds(config)
+  vae = checkpoint.build_vae(checkpoint.vae_metadata(config, dataset, seeds))
   keys = seed_keys(seeds)
   # Everything that depends on the user's input is checked before a run
-  # directory exists or anything trains.
+  # directory exists or anything trains. The checkpoint stays locked until
+  # the VAE is saved (or restored), so a run sharing its path waits its turn.
   with_vae = needs_vae(config, aug)
-  vae_params, ckpt_path, meta = (prepare_vae(config, dataset, vae, seeds,
-                                             keys) if with_vae
-                                 else (None, None, None))
+  if with_vae and parallel.is_writer():  # multi-host: process 0 saves
+    vae_lock.enter_context(checkpoint.locked(checkpoint.checkpoint_path(
+        config)))
+  vae_params, ckpt_path, meta = (prepare_vae(config, dataset, seeds)
+                                 if with_vae else (None, None, None))
   # Multi-host: process 0 writes; the others compute the same and write
   # nothing (README "Many seeds, many devices").
   writer = parallel.is_writer()
@@ -629,8 +686,7 @@ def run(config):
             else reporting.NullLogger())
   results = dict(dataset=config.dataset, run_dir=run_dir,
                  seeds=seeds,
-                 evaluated_on=('validation' if config.validation_fraction
-                               else 'test'),
+                 evaluated_on=evaluated_on(config),
                  train_size=int(dataset.x_train.shape[0]),
                  test_size=int(dataset.x_test.shape[0]),
                  series_length=int(dataset.series_length),
@@ -645,9 +701,10 @@ def run(config):
   try:
     if with_vae:
       with _compiles(results, 'vae'):
-          vae_params = vae_stage(config, dataset, vae, vae_params, ckpt_path,
+        vae_params = vae_stage(config, dataset, vae, vae_params, ckpt_path,
                                meta, keys, logger, placement, seeds, results,
                                written)
+      vae_lock.close()
     if not (config.test_augment or config.augment_plot or config.baseline
             or config.export_synthetic):
       logging.info('Trained and saved the VAE only. Add '

@@ -5,17 +5,29 @@ chosen and no global state is touched, so importing the library changes
 nothing in the user's process.
 """
 
+import io
+
 import numpy as np
+
+from lstsaug_jax import files
 
 
 def figure(**kwargs):
-  """(fig, axes) of a new Figure; `fig.savefig(path)` writes it."""
+  """(fig, axes) of a new Figure; `save(fig, path)` writes it."""
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   fig = Figure(**{k: v for k, v in kwargs.items()
                   if k in ('figsize', 'dpi')})
   axes = fig.subplots(**{k: v for k, v in kwargs.items()
                          if k not in ('figsize', 'dpi')})
   return fig, axes
+
+
+def save(fig, path):
+  """Writes the figure (its format from path's extension) whole or not at
+  all (files.atomic_write); returns path."""
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format=path.rsplit('.', 1)[-1])
+  return files.atomic_write(path, buffer.getvalue())
 
 
 def plot_neighbours(path, original, neighbours, *, title, channel_names=None):
@@ -46,5 +58,4 @@ def plot_neighbours(path, original, neighbours, *, title, channel_names=None):
   axes[0, 0].legend(loc='best')
   axes[-1, 0].set_xlabel('time step')
   fig.tight_layout()
-  fig.savefig(path)
-  return path
+  return save(fig, path)

@@ -6,6 +6,7 @@ import json
 import os
 
 from lstsaug_jax import data
+from lstsaug_jax import files
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import OutputError
 
@@ -50,8 +51,7 @@ class MetricsLogger:
 
   def __init__(self, run_dir, wandb_run=None):
     self.path = os.path.join(run_dir, 'metrics.jsonl')
-    self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                       0o644)
+    self._fd = files.open_append(self.path)
     self._size = os.fstat(self._fd).st_size
     self._wandb = wandb_run
     self.records = 0
@@ -102,6 +102,21 @@ def start_wandb(config, run_dir):
                     reinit=True)
 
 
+def _train_sizes(results):
+  """'30 / 60', or with a filter, what it kept: '30 / 30 + 0 synthetic (0%
+  of 30 draws kept)'."""
+  n = results['train_size']
+  total = results.get('augmented_train_size')
+  if not total:
+    return f'{n} / -'
+  accepted = results.get('synthetic_accepted')
+  if accepted is None or accepted == 1.0:
+    return f'{n} / {total}'
+  draws = total - n
+  return (f'{n} / {n} + {round(accepted * draws)} synthetic ({accepted:.0%} '
+          f'of {draws} draws kept)')
+
+
 def format_table(results):
   """The end-of-run summary as aligned text (mean +- std over seeds)."""
   seeds = len(results.get('seeds', [0]))
@@ -117,17 +132,18 @@ def format_table(results):
   rows = [
       ('dataset', results['dataset']),
       ('seeds', ', '.join(str(s) for s in results.get('seeds', []))),
-      ('train size (original / augmented)',
-       f'{results["train_size"]} / {results.get("augmented_train_size") or "-"}'),
+      ('train size (original / augmented)', _train_sizes(results)),
       ('test size', str(results['test_size'])),
   ]
   q = results.get('vae_quality')
   if q:
-    rows.append(('VAE R^2 train / eval, KL, active dims',
-                 f'{q["r2_train"]:.3f} / {q["r2_eval"]:.3f}, {q["kl"]:.3g}, '
-                 f'{q["active_dims"]:.3g}'))
-    rows.append(('VAE latent head accuracy (eval)',
-                 f'{q["head_accuracy"]:.4f}'))
+    on = results.get('evaluated_on', 'test')
+    r2 = lambda v: '-' if v is None else f'{v:.3f}'
+    rows.append((f'VAE R^2 train / {on}, KL, active dims',
+                 f'{r2(q["r2_train"])} / {r2(q.get(f"r2_{on}"))}, '
+                 f'{q["kl"]:.3g}, {q["active_dims"]:.3g}'))
+    rows.append((f'VAE latent head accuracy ({on})',
+                 f'{q[f"head_accuracy_{on}"]:.4f}'))
   rows += [(f'{prefix} accuracy / weighted F1',
             f'{score(prefix, "accuracy")} / {score(prefix, "f1")}')
            for prefix in ('baseline', 'augmented')]

@@ -52,6 +52,19 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = _JAX_CACHE
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
+# Every tool's cache, config and log folder (matplotlib's font cache,
+# wandb's logs and settings, XDG caches) in a temporary folder of the
+# session, so the tests write nothing under the user's home.
+if 'LSTSAUG_TEST_HOME' not in os.environ:
+  _TOOL_HOME = tempfile.mkdtemp(prefix='lstsaug-tests-home-')
+  atexit.register(shutil.rmtree, _TOOL_HOME, ignore_errors=True)
+  os.environ['LSTSAUG_TEST_HOME'] = _TOOL_HOME
+  for _var in ('MPLCONFIGDIR', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME',
+               'XDG_DATA_HOME', 'WANDB_DIR', 'WANDB_CACHE_DIR',
+               'WANDB_CONFIG_DIR', 'WANDB_DATA_DIR', 'WANDB_ARTIFACT_DIR'):
+    os.environ[_var] = os.path.join(_TOOL_HOME, _var.lower())
+    os.makedirs(os.environ[_var], exist_ok=True)
+
 # The command lines add XLA's GPU determinism flag to XLA_FLAGS
 # (config.deterministic), and XLA_FLAGS is part of JAX's cache key: the
 # whole session runs with it, so that in-process tests and the command

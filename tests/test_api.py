@@ -113,7 +113,7 @@ def test_classic_methods_need_no_vae_and_mixup_gives_soft_labels():
     (lambda x, y: lsa.fit_vae(x, np.array(['a'] * 12)), DataError,
      'one class only'),
     (lambda x, y: lsa.fit_vae(x, y, num_epoch=3), ConfigError,
-     "Cannot set config field 'num_epoch'"),
+     "no field 'num_epoch'; did you mean 'num_epochs'"),
     (lambda x, y: lsa.fit_vae(x, y, num_epochs=0), ConfigError,
      'num_epochs=0'),
     (lambda x, y: lsa.load_dataset('x', polcy=1), ConfigError,

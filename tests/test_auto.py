@@ -53,7 +53,8 @@ def test_choose_takes_the_best_only_if_it_beats_none_by_the_margin(scores,
                      margin=0.01)
   train_with, seen = scripted(scores)
   dataset = toy_dataset()
-  winner, cv = auto.choose(choice, dataset, train_with)
+  winner, cv, problem = auto.choose(choice, dataset, train_with)
+  assert problem is None
   assert (winner.label if winner else None) == chosen
   assert cv == pytest.approx(scores)
   assert len(seen) == 9  # 3 folds x (none + 2 candidates)
@@ -105,22 +106,41 @@ class _Unreadable:
     raise AssertionError('the test set was read')
 
 
-def test_auto_in_a_sweep_reports_its_choice(tiny_config, tmp_path):
+def test_auto_in_a_sweep_trains_the_arm_it_chose_exactly(tiny_config,
+                                                         tmp_path):
   config = tiny_config
   config.num_seeds = 1
   config.sweep.datasets = ('synthetic:cbf',)
-  config.sweep.baseline = False
-  config.sweep.augmentations = ("auto(candidates=('jitter',), folds=2)",)
+  config.sweep.augmentations = ('jitter', "auto(candidates=('jitter',), "
+                                'folds=2, margin=0.0)')
   config.sweep.results_csv = str(tmp_path / 'auto.csv')
   config.sweep.summarize = False
   runner.run_sweep(config)
-  (row,) = results.read_rows(config.sweep.results_csv)
-  assert row['method'] == 'auto'
+  rows = {r['method']: r for r in results.read_rows(config.sweep.results_csv)}
+  row = rows['auto']
   assert results.method_label(row['method'], row['settings']) == (
-      "auto(candidates=('jitter',), folds=2)")
+      "auto(candidates=('jitter',), folds=2, margin=0.0)")
   details = json.loads(row['details'])
-  assert details['chosen'] in ('none', 'jitter')
-  assert set(details['cross_validated']) == {'none', 'jitter'}
+  cv = details['cross_validated']
+  assert set(cv) == {'none', 'jitter'}
+  # The choice follows its own scores (margin 0), and auto then trains
+  # that arm exactly as the sweep's own row of it: the same accuracy.
+  chosen = 'jitter' if cv['jitter'] > cv['none'] else 'none'
+  assert details['chosen'] == chosen
+  arm = rows['baseline' if chosen == 'none' else 'jitter']
+  assert row['accuracy'] == arm['accuracy']
+  assert row['weighted_f1'] == arm['weighted_f1']
+
+
+def test_folds_that_cannot_score_say_so_and_choose_none(monkeypatch):
+  dataset = toy_dataset(n=6, classes=6)  # one series per class
+  choice = auto.Auto(candidates=('jitter',), folds=3)
+  train_with, seen = scripted(dict(none=0.0, jitter=0.0))
+  winner, cv, problem = auto.choose(choice, dataset, train_with)
+  assert winner is None and cv == {} and not seen
+  assert '6 of 6 classes have a single training series' in problem
+  assert 'cannot fill 3 folds' in auto.fold_problem(np.array([0, 1]), 3)
+  assert auto.fold_problem(np.array([0, 0, 1, 1]), 3) is None
 
 
 @pytest.mark.parametrize('spec, expected', [

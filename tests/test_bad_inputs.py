@@ -22,6 +22,7 @@ from lstsaug_jax import reporting
 from lstsaug_jax.errors import CheckpointError
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import DataError
+from lstsaug_jax.errors import LstsaugError
 from lstsaug_jax.errors import OutputError
 from lstsaug_jax.errors import ResultsError
 from lstsaug_jax.errors import TrainingError
@@ -474,3 +475,341 @@ def test_bad_sweep_settings_are_named(tiny_config, tmp_path, augmentations,
   with pytest.raises(ConfigError, match=expected):
     runner.run_sweep(tiny_config)
   assert not os.listdir(tmp_path)
+
+
+# --- Never touch what is not ours --------------------------------------------
+
+
+def test_a_folder_that_looks_like_a_checkpoint_survives_a_run(
+    tiny_config, tmp_path, monkeypatch):
+  fake = tmp_path / 'looks_like_one'
+  (fake / 'params').mkdir(parents=True)
+  (fake / 'metadata.json').write_text('{"format_version": 3}')
+  (fake / 'NOTES.txt').write_text('my notes')
+  tiny_config.checkpoint_path = str(fake)
+  no_training(monkeypatch)
+  with pytest.raises(CheckpointError, match='nothing there was moved'):
+    pipeline.run(tiny_config)
+  assert (fake / 'NOTES.txt').read_text() == 'my notes'
+
+
+def plant_link(path, target):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  os.symlink(target, path)
+
+
+def test_links_planted_at_our_temporary_and_lock_names_are_never_followed(
+    tiny_config, tmp_path):
+  """A link at each predictable name the project writes to, pointing at
+  another user's file: the file is never written, truncated or removed."""
+  victim = tmp_path / 'victim.txt'
+  victim.write_text('another user\'s file')
+  shared = tmp_path / 'shared'
+  # lsa.export's temporary file (once a fixed NAME_TRAIN.tsv.tmp).
+  plant_link(str(shared / 'X_TRAIN.tsv.tmp'), str(victim))
+  import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
+  lsa.export(str(shared), np.zeros((2, 4)) + [[0], [1]], ['a', 'b'], 'X')
+  # The results CSV's lock.
+  csv = str(shared / 'sweep.csv')
+  plant_link(csv + '.lock', str(victim))
+  tiny_config.sweep.results_csv = csv
+  with pytest.raises(OutputError, match='is a symbolic link'):
+    runner.run_sweep(tiny_config)
+  # A VAE checkpoint's lock.
+  tiny_config.checkpoint_path = str(shared / 'ckpt')
+  plant_link(str(shared / '.ckpt.lock'), str(victim))
+  with pytest.raises(OutputError, match='is a symbolic link'):
+    pipeline.run(tiny_config)
+  # A sweep's per-dataset metrics log (a name known in advance).
+  log = shared / 'runs' / 'metrics.jsonl'
+  plant_link(str(log), str(victim))
+  with pytest.raises(OutputError, match='is a symbolic link'):
+    reporting.MetricsLogger(str(shared / 'runs'))
+  # A summary's files: the link is replaced, not written through.
+  rows = write_rows(tmp_path / 'r.csv', [results_row()])
+  plant_link(str(shared / 'out' / 'summary.md'), str(victim))
+  summarize.write_summary(rows, str(shared / 'out'))
+  assert not os.path.islink(shared / 'out' / 'summary.md')
+  assert victim.read_text() == 'another user\'s file'
+
+
+def test_a_lock_name_holding_someone_elses_file_is_left_alone(tmp_path):
+  csv = str(tmp_path / 'sweep.csv')
+  with open(csv + '.lock', 'w') as f:
+    f.write('not a lock: my own notes')
+  with pytest.raises(OutputError, match='holds something else'):
+    results.Lock(csv).acquire()
+  assert open(csv + '.lock').read() == 'not a lock: my own notes'
+
+
+@pytest.mark.parametrize('method, settings, expected', [
+    ('latent', dict(noise=float('nan')), 'noise=nan must be a finite number'),
+    ('mixup', dict(alpha=0.0), r'alpha=0.0 must be > 0'),
+    ('latent_class', dict(alpha=-1.0), r'alpha=-1.0 must be a finite number'),
+    ('jitter(sigma=0.1)', dict(sigma=0.2), 'sigma given both in the spec'),
+    ('jitter(mode=online)', {}, 'mode apply to training a classifier'),
+    ('jitter', dict(share=0.5), 'share apply to training'),
+    ('jitter(sigma=1e300)', {}, r'sigma=1e\+300 must be at most 3.403e\+38'),
+    ('jitter(sigma=3e38)', {}, '6 of 6 synthetic series hold NaN or '
+     'infinite values'),
+])
+def test_generate_refuses_what_the_command_line_refuses(method, settings,
+                                                         expected):
+  import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(0).normal(size=(6, 16)).astype(np.float32)
+  y = np.array(['a', 'b'] * 3)
+  vae = None
+  if method.startswith('latent'):
+    vae = lsa.fit_vae(x, y, seed=0, num_epochs=1, latent_dim=2,
+                      progress=False, **{'vae.hidden_dims': (8,)})
+  with pytest.raises(LstsaugError, match=expected):
+    lsa.generate(vae, x, y, 0, method=method, **settings)
+
+
+def test_generate_takes_a_spec_as_the_command_line_does():
+  import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(0).normal(size=(6, 16)).astype(np.float32)
+  y = np.array(['a', 'b'] * 3)
+  spec, _ = lsa.generate(None, x, y, 3, method='jitter(sigma=0.01)')
+  keywords, _ = lsa.generate(None, x, y, 3, method='jitter', sigma=0.01)
+  np.testing.assert_array_equal(spec, keywords)
+  assert 0 < np.abs(spec - x).max() < 0.1
+
+
+def test_a_non_finite_synthetic_set_is_never_trained_on(tiny_config):
+  tiny_config.test_augment = True
+  tiny_config.augment.method = 'jitter(sigma=3e38)'
+  with pytest.raises(LstsaugError, match='hold NaN or infinite values'):
+    pipeline.run(tiny_config)
+
+
+@pytest.mark.parametrize('labels', [
+    np.array(['up', 'down'] * 3), np.array([7, -3] * 3),
+    np.array([0.5, 2.25] * 3), np.array([True, False] * 3),
+    np.array([b'a', b'b\xff'] * 3), [1, 2.5] * 3])
+def test_labels_of_every_kind_survive_a_save(tmp_path, labels):
+  import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(0).normal(size=(6, 16)).astype(np.float32)
+  vae = lsa.fit_vae(x, labels, seed=0, num_epochs=1, latent_dim=2,
+                    progress=False, **{'vae.hidden_dims': (8,)})
+  loaded = lsa.load_vae(vae.save(str(tmp_path / 'vae')))
+  assert loaded.classes.dtype == vae.classes.dtype
+  assert loaded.classes.tolist() == vae.classes.tolist()
+  assert [type(c) for c in loaded.classes.tolist()] == [
+      type(c) for c in vae.classes.tolist()]
+  _, y_new = lsa.generate(loaded, x, labels, 0, method='latent')
+  assert sorted(set(y_new.tolist()), key=repr) == sorted(
+      set(np.asarray(labels).tolist()), key=repr)
+
+
+def test_all_constant_series_are_refused_and_some_are_a_warning(
+    tmp_path, caplog):
+  flat = '1\t2\t2\t2\n2\t5\t5\t5\n'
+  root = write_pair(tmp_path, 'C', flat, flat)
+  with pytest.raises(DataError, match='all 2 series are constant'):
+    data.load_dataset(root, 'C')
+  root = write_pair(tmp_path / 'some', 'C', flat + '1\t1\t2\t3\n', flat +
+                    '2\t3\t2\t1\n')
+  with caplog.at_level('WARNING'):
+    d = data.load_dataset(root, 'C')
+  assert '2 of 3 series are constant' in caplog.text
+  assert d.provenance['constant'] == dict(train=2, test=2)
+
+
+def test_no_r2_is_reported_for_series_without_variation():
+  from lstsaug_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax import diagnostics  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  x = np.zeros((4, 1, 8), np.float32)
+  y = np.array([0, 1, 0, 1], np.int32)
+  vae = checkpoint.build_vae(dict(series_length=8, num_classes=2,
+                                  latent_dim=2, **{'vae.hidden_dims': [4],
+                                                   'vae.output_activation':
+                                                   'linear'}))
+  params = jax.vmap(lambda k: vae.init(k, x[:1], k)['params'])(
+      jax.random.split(jax.random.PRNGKey(0), 1))
+  (q,) = diagnostics.vae_quality(vae, params, x, y, x + 1.0, y)
+  assert q['r2_train'] is None and q['r2_test'] is None
+  assert q['head_accuracy_train'] == q['head_accuracy_test']
+
+
+# --- Refused before any work, or one paragraph -------------------------------
+
+
+def readme_specs():
+  """Every method spec in the README's text: a method name with settings
+  in brackets inside backticks."""
+  import re  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    text = f.read()
+  names = '|'.join(sorted(list(augment.METHODS) + ['auto'], key=len,
+                          reverse=True))
+  found = set(m.group(1) for m in re.finditer(
+      rf'`[^`]*?\b((?:{names})\([^`]*?\))[^`]*`', text))
+  # Settings are key=value; `mixup(key, x, y)` is a function's signature.
+  return sorted(s for s in found if all('=' in part for part in re.split(
+      r',(?![^(]*\))', s[s.index('(') + 1:-1])))
+
+
+def test_every_spec_the_readme_shows_parses_and_a_single_run_takes_it():
+  from lstsaug_jax import configuration  # pylint: disable=g-import-not-at-top
+  specs = readme_specs()
+  assert len(specs) >= 5 and 'latent(noise=0.5, mode=online)' in specs
+  for spec in specs:
+    # As a single run takes it: 'latent' with the config's noise and
+    # num_samples as defaults its own settings override.
+    configuration.parse_method(spec, dict(noise=0.1, num_samples=1))
+    configuration.parse_method(spec)
+
+
+@pytest.mark.parametrize('field, value, expected', [
+    ('num_samples', 10**9, 'would need about .* of memory'),
+    ('synthetic_test_size', 10**9, 'would need about .* of memory'),
+    ('classifier.min_steps', 10**12, "past the step counter's limit"),
+])
+def test_runs_that_cannot_finish_are_refused_before_any_work(
+    tiny_config, monkeypatch, field, value, expected):
+  *parents, leaf = field.split('.')
+  target = tiny_config
+  for p in parents:
+    target = target[p]
+  target[leaf] = value
+  tiny_config.test_augment = True
+  no_training(monkeypatch)
+  with pytest.raises(ConfigError, match=expected):
+    pipeline.run(tiny_config)
+  assert not os.path.exists(tiny_config.results_dir)
+  assert not os.path.exists(tiny_config.model_dir)
+
+
+def test_auto_on_one_series_per_class_says_the_folds_cannot_tell(
+    tiny_config, tmp_path):
+  rng = np.random.default_rng(0)
+  rows = ''.join(f'{c}\t' + '\t'.join(f'{v:.3f}' for v in rng.normal(
+      size=16)) + '\n' for c in ('a', 'b', 'c', 'd'))
+  tiny_config.data_dir = write_pair(tmp_path, 'Pairs', rows, rows)
+  tiny_config.dataset = 'Pairs'
+  tiny_config.test_augment = True
+  tiny_config.augment.method = "auto(candidates=('jitter',))"
+  details = pipeline.run(tiny_config).results['details']
+  assert details['chosen'] == 'none'
+  assert 'a single training series' in details['not_estimated']
+
+
+def test_a_filter_that_keeps_nothing_says_so_in_the_table(tiny_config):
+  tiny_config.test_augment = True
+  tiny_config.augment.method = 'latent_class(margin=1e9)'
+  results_ = pipeline.run(tiny_config).results
+  assert results_['synthetic_accepted'] == 0.0
+  table = reporting.format_table(results_)
+  assert '30 / 30 + 0 synthetic (0% of 30 draws kept)' in table
+
+
+def test_missing_or_absent_config_files_are_one_paragraph(tmp_path):
+  for args, expected in ((['--config=configs/nope.py'],
+                          'could not load the config file'),
+                         ([], '--config is required')):
+    proc = subprocess.run([sys.executable, '-m', 'lstsaug_jax.main', *args],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 2
+    assert expected in proc.stderr and 'Traceback' not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_repeated_overrides_keep_the_last_as_every_flag_does():
+  from lstsaug_jax import cli  # pylint: disable=g-import-not-at-top
+  argv = ['prog', '--config=c.py', '--config.sweep.datasets=A',
+          '--config.num_epochs', '3', '--config.sweep.datasets=B',
+          '--config.num_epochs', '4', '--other=1']
+  assert cli.last_override_wins(argv) == [
+      'prog', '--config=c.py', '--config.sweep.datasets=B',
+      '--config.num_epochs', '4', '--other=1']
+
+
+def test_the_api_s_errors_are_one_paragraph_for_its_callers(tmp_path):
+  import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
+  with pytest.raises(CheckpointError) as e:
+    lsa.load_vae(str(tmp_path / 'nope' / 'vae'))
+  assert 'TrainedVAE.save' in str(e.value)
+  assert '--config.use_trained' not in str(e.value)
+  x = np.zeros((4, 8)) + np.arange(8)
+  for key in (2**70, -1, 'abc', np.zeros(3, np.uint32)):
+    with pytest.raises(ConfigError, match='key_or_seed=|seed='):
+      lsa.generate(None, x, ['a', 'b'] * 2, key, method='jitter')
+  for label in ('a b', 'a\tb', 'a:b', 'nan'):
+    with pytest.raises(DataError, match='could not be read back'):
+      lsa.export(str(tmp_path / 'e'), x, [label, 'c'] * 2, 'E')
+  assert not os.path.exists(tmp_path / 'e' / 'E_TRAIN.tsv')
+
+
+@pytest.mark.parametrize('content, expected', [
+    (TS_HEADER.replace('@equalLength true', '@equalLength true\n'
+                       '@seriesLength four') + '1,2,3:a\n4,5,6:b\n',
+     "@seriesLength 'four', which is not a whole number"),
+])
+def test_a_bad_ts_header_value_is_named(tmp_path, content, expected):
+  root = write_pair(tmp_path, 'T', content, content, ext='.ts')
+  with pytest.raises(DataError, match=expected):
+    data.load_dataset(root, 'T')
+
+
+@pytest.mark.parametrize('write, expected', [
+    (lambda p: np.save(p, np.zeros(3)), 'an .npy file named .npz'),
+    (lambda p: np.savez(p, **dict(GOOD_ARRAYS, y_train=np.array(
+        ['a', 1, 'b'], dtype=object))), 'stored with dtype object'),
+])
+def test_npz_mistakes_are_named(tmp_path, write, expected):
+  path = str(tmp_path / 'N.npz')
+  with open(path, 'wb') as f:
+    write(f)
+  with pytest.raises(DataError, match=expected):
+    data.load_dataset(str(tmp_path), 'N')
+
+
+def test_outputs_that_are_the_wrong_kind_of_thing(tiny_config, tmp_path):
+  rows = write_rows(tmp_path / 'r.csv', [results_row()])
+  (tmp_path / 'a_file').write_text('x')
+  with pytest.raises(ResultsError, match='a_file is a file, but the summary'):
+    summarize.write_summary(rows, str(tmp_path / 'a_file'))
+  (tmp_path / 'folder.csv').mkdir()
+  tiny_config.sweep.results_csv = str(tmp_path / 'folder.csv')
+  with pytest.raises(ResultsError, match='is a folder; the results are one'):
+    runner.run_sweep(tiny_config)
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_one_paragraph(
+    tiny_config, monkeypatch):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  def full(*args, **kwargs):
+    raise OSError(28, 'No space left on device')
+  monkeypatch.setattr(ocp.StandardCheckpointer, 'save', full)
+  with pytest.raises(CheckpointError) as e:
+    pipeline.run(tiny_config)
+  assert 'No space left on device' in str(e.value)
+  assert 'Nothing at' in str(e.value)
+  assert not os.path.exists(tiny_config.model_dir) or not os.listdir(
+      tiny_config.model_dir)
+
+
+def test_two_runs_sharing_a_checkpoint_path_take_turns(tiny_config,
+                                                       monkeypatch):
+  tiny_config.checkpoint_path = os.path.join(tiny_config.model_dir, 'shared')
+  no_training(monkeypatch)
+  with checkpoint.locked(tiny_config.checkpoint_path):  # another run
+    with pytest.raises(CheckpointError, match='being saved or read by another '
+                       f'run \\(pid {os.getpid()}'):
+      pipeline.run(tiny_config)
+
+
+def test_the_data_command_runs_without_a_warning(tmp_path):
+  root = write_pair(tmp_path, 'B', GOOD_TRAIN, GOOD_TEST)
+  proc = subprocess.run(
+      [sys.executable, '-W', 'error::RuntimeWarning', '-m', 'lstsaug_jax.data',
+       f'--data_dir={root}', '--dataset=B'], cwd=ROOT, capture_output=True,
+      text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+  assert proc.returncode == 0, proc.stderr
+  assert 'RuntimeWarning' not in proc.stderr
+  assert 'train: 3 series' in proc.stdout

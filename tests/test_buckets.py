@@ -6,6 +6,7 @@ import optax
 import pytest
 
 from lstsaug_jax import buckets
+from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import models
 from lstsaug_jax import pipeline
@@ -207,8 +208,7 @@ def test_datasets_of_a_bucket_share_one_epoch_program(tiny_config):
 def _train_vae(config, dataset, setting):
   config.shape_buckets = setting
   keys = pipeline.seed_keys([3, 4])
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
-                          dataset.x_train.shape[1])
+  vae = checkpoint.vae_for(config, dataset)
   logger = _Losses()
   params = pipeline.train_vae(config, vae, dataset.x_train, dataset.y_train,
                               keys['vae_init'], keys['vae_train'], logger)

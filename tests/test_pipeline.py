@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
+from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
 from lstsaug_jax import data
 from lstsaug_jax import metrics
-from lstsaug_jax import models
 from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
@@ -20,14 +20,39 @@ from lstsaug_jax.errors import ConfigError
 def test_wandb_offline_logs_every_stage(tiny_config, monkeypatch):
   monkeypatch.setenv('WANDB_MODE', 'offline')
   monkeypatch.setenv('WANDB_SILENT', 'true')
+  logged = []
+  real_start = reporting.start_wandb
+
+  class Recording:  # the real offline run, with what it is sent recorded
+    def __init__(self, run):
+      self.run = run
+
+    def log(self, record):
+      logged.append(record)
+      self.run.log(record)
+
+    def finish(self):
+      self.run.finish()
+
+  monkeypatch.setattr(reporting, 'start_wandb',
+                      lambda *a: Recording(real_start(*a)))
   tiny_config.wandb = True
   tiny_config.baseline = True
+  tiny_config.test_augment = True
   results = pipeline.run(tiny_config).results
   offline_runs = [d for d in os.listdir(os.path.join(results['run_dir'],
                                                      'wandb'))
                   if d.startswith('offline-run')]
   assert len(offline_runs) == 1
-  assert 'baseline_accuracy' in results
+  # Every epoch of every stage, as metrics.jsonl holds them.
+  with open(os.path.join(results['run_dir'], 'metrics.jsonl')) as f:
+    records = [json.loads(line) for line in f]
+  stages = [r['stage'] for r in records]
+  assert set(stages) == {'vae', 'baseline', 'augmented'}
+  assert [sorted({k.split('/')[0] for k in r}) for r in logged] == [
+      [s] for s in stages]
+  assert [r[f'{s}/loss'] for r, s in zip(logged, stages)] == [
+      r['loss'] for r in records]
 
 
 def test_wandb_not_installed_is_a_clear_error(tiny_config, monkeypatch):
@@ -87,7 +112,8 @@ def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
   y = np.arange(10) % 2
   tiny_config.num_epochs = 3
   tiny_config.batch_size = 4
-  vae = models.create_vae(tiny_config, 12, 2)
+  vae = checkpoint.vae_for(tiny_config, data.Dataset('toy', x, y, x, y,
+                                                     ('a', 'b')))
 
   def train(seeds):
     keys = pipeline.seed_keys(seeds)

@@ -8,14 +8,11 @@ rows trained differently are never mixed in one table.
 """
 
 import csv
-import dataclasses
 import hashlib
 import io
 import json
 import math
 import os
-import socket
-import time
 
 from absl import logging
 
@@ -152,58 +149,27 @@ def read_protocols(csv_path):
 
 
 class Lock:
-  """An exclusive lock on a results CSV, held by one sweep at a time.
-
-  A lock file beside the CSV, locked with fcntl (released by the kernel if
-  the process dies) and holding the owner's pid, host and start time for the
-  message another sweep gets.
-  """
+  """An exclusive lock on a results CSV, held by one sweep at a time
+  (files.Lock on CSV.lock)."""
 
   def __init__(self, csv_path):
-    self.path = csv_path + '.lock'
-    self._fd = None
+    self._lock = files.Lock(csv_path + '.lock', f'the results CSV {csv_path}')
+    self.path = self._lock.path
 
   def acquire(self):
-    import fcntl  # pylint: disable=g-import-not-at-top
-    os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    while True:
-      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-      try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      except BlockingIOError:
-        try:
-          owner = os.read(fd, 512).decode(errors='replace').strip()
-        finally:
-          os.close(fd)
-        raise ResultsError(
-            f'{self.path[:-5]} is being written by another sweep '
-            f'({owner or "owner unknown"}). Two sweeps appending to one CSV '
-            'would run and write every row twice: wait for that one to '
-            'finish (a rerun then resumes), or give this sweep its own file '
-            'with --config.sweep.results_csv=NEW.csv.') from None
-      # The lock file may have been removed by its last owner between our
-      # open and our lock: then lock the new one instead.
-      try:
-        same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-      except FileNotFoundError:
-        same = False
-      if same:
-        break
-      os.close(fd)
-    os.ftruncate(fd, 0)
-    os.write(fd, (f'pid {os.getpid()} on host {socket.gethostname()}, '
-                  f'since {time.strftime("%Y-%m-%d %H:%M:%S")}').encode())
-    self._fd = fd
+    try:
+      self._lock.acquire()
+    except files.LockHeld as e:
+      raise ResultsError(
+          f'{self.path[:-5]} is being written by another sweep '
+          f'({e.owner or "owner unknown"}). Two sweeps appending to one CSV '
+          'would run and write every row twice: wait for that one to '
+          'finish (a rerun then resumes), or give this sweep its own file '
+          'with --config.sweep.results_csv=NEW.csv.') from None
     return self
 
   def release(self):
-    if self._fd is not None:
-      try:
-        os.remove(self.path)
-      except OSError:
-        pass
-      os.close(self._fd)
-      self._fd = None
+    self._lock.release()
 
   def __enter__(self):
     return self.acquire()

@@ -22,7 +22,6 @@ from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
 from lstsaug_jax import diagnostics
 from lstsaug_jax import data
-from lstsaug_jax import models
 from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
@@ -118,23 +117,21 @@ class SeedLogger:
 def vae_for_seeds(config, dataset, seeds, path, logger):
   """Per-seed VAE parameters (seed axis first): restored from `path` when a
   checkpoint for exactly these seeds is there, else trained and saved."""
-  vae = models.create_vae(config, dataset.series_length, dataset.num_classes,
-                          dataset.num_channels)
   meta = checkpoint.vae_metadata(config, dataset, seeds)
+  vae = checkpoint.build_vae(meta)
   keys = pipeline.seed_keys(seeds)
-  if checkpoint.exists(path):
-    abstract = pipeline.vae_param_shapes(vae, dataset.x_train,
-                                         keys['vae_init'])
-    # The path names the protocol's hash and the seeds: a checkpoint there
-    # was trained exactly as this one would be.
-    params, _ = checkpoint.restore_vae(path, meta, abstract)
-    return vae, params, 0.0
-  start = time.perf_counter()
-  params = pipeline.train_vae(
-      config, vae, dataset.x_train, dataset.y_train, keys['vae_init'],
-      keys['vae_train'], SeedLogger(logger, seeds),
-      parallel.make_placement(len(seeds), config.num_devices), seeds)
-  checkpoint.save_vae(path, params, meta)
+  with checkpoint.locked(path):
+    if checkpoint.exists(path):
+      # The path names the protocol's hash and the seeds: a checkpoint there
+      # was trained exactly as this one would be.
+      _, params, _ = checkpoint.restore_vae(path, meta)
+      return vae, params, 0.0
+    start = time.perf_counter()
+    params = pipeline.train_vae(
+        config, vae, dataset.x_train, dataset.y_train, keys['vae_init'],
+        keys['vae_train'], SeedLogger(logger, seeds),
+        parallel.make_placement(len(seeds), config.num_devices), seeds)
+    checkpoint.save_vae(path, params, meta)
   return vae, params, time.perf_counter() - start
 
 
@@ -173,6 +170,11 @@ def run_sweep(config):
                    s.shard, s.num_shards, len(s.datasets))
       return None
   csv_path = os.path.abspath(shard_csv(s.results_csv, s.shard, s.num_shards))
+  if os.path.isdir(csv_path):
+    raise results_lib.ResultsError(
+        f'sweep.results_csv={csv_path} is a folder; the results are one CSV '
+        'file. Point --config.sweep.results_csv at a file name, e.g. '
+        f'{os.path.join(csv_path, "sweep.csv")}.')
   with results_lib.Lock(csv_path):
     _run_sweep(config, csv_path)
   if config.sweep.summarize:
@@ -226,6 +228,9 @@ def _run_sweep(config, csv_path):
   # one stops the sweep at once rather than hours in.
   configs = {name: dataset_config(config, name) for name in todo}
   datasets = {name: data.load(configs[name]) for name in todo}
+  for name, units in todo.items():
+    for method, _ in units:
+      pipeline.check_plan(configs[name], datasets[name], method.method)
 
   bar = tqdm.tqdm(total=total, initial=total - remaining, unit='run',
                   desc='sweep', disable=not config.progress,
@@ -273,12 +278,14 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
       params = jax.tree_util.tree_map(lambda a: np.asarray(a)[index],
                                       jax.device_get(params))
     quality = diagnostics.vae_quality(model, params, dataset.x_train,
-                                      dataset.x_test, dataset.y_test)
+                                      dataset.y_train, dataset.x_test,
+                                      dataset.y_test,
+                                      pipeline.evaluated_on(config))
   scores, _ = pipeline.train_method(
       config, dataset, method.method, model, params, keys, logger,
       method.label, placement, seeds)
   wall_time = time.perf_counter() - start
-  evaluated_on = 'validation' if config.validation_fraction else 'test'
+  evaluated_on = pipeline.evaluated_on(config)
   machine = reporting.machine_id()
   rows = []
   for i, seed in enumerate(seeds):
@@ -300,9 +307,11 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
         program_seeds=len(seeds))
     if quality is not None:
       q = quality[i]
-      row.update(vae_r2_train=q['r2_train'], vae_r2_eval=q['r2_eval'],
-                 vae_kl=q['kl'], vae_active_dims=q['active_dims'],
-                 vae_head_accuracy=q['head_accuracy'])
+      # vae_r2_eval and vae_head_accuracy: on the evaluated_on series.
+      row.update(vae_r2_train=q['r2_train'],
+                 vae_r2_eval=q[f'r2_{evaluated_on}'], vae_kl=q['kl'],
+                 vae_active_dims=q['active_dims'],
+                 vae_head_accuracy=q[f'head_accuracy_{evaluated_on}'])
     rows.append(row)
   return rows
 

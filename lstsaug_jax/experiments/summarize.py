@@ -678,8 +678,7 @@ def plot_scatter(path, summary):
                fontsize=9)
   ax.legend(loc='lower right', fontsize=7)
   fig.tight_layout()
-  fig.savefig(path)
-  return path
+  return plotting.save(fig, path)
 
 
 def critical_difference(num_methods, num_datasets, alpha=0.05):
@@ -725,8 +724,7 @@ def plot_ranks(path, summary):
             fontsize=7, color='C3')
   ax.axis('off')
   fig.tight_layout()
-  fig.savefig(path)
-  return path
+  return plotting.save(fig, path)
 
 
 def plot_bars(path, summary):
@@ -751,8 +749,7 @@ def plot_bars(path, summary):
                 'mean ± std over seeds')
   ax.legend(fontsize=7, loc='lower left')
   fig.tight_layout()
-  fig.savefig(path)
-  return path
+  return plotting.save(fig, path)
 
 
 def select_methods(df, methods):
@@ -800,6 +797,11 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
     summary['auto_by_choice'] = by_choice
     summary['auto_by_choice_agreement'] = auto_agreement(df, by_choice)
   out_dir = out_dir or results_lib.outputs(csv_path)['summary']
+  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    raise results_lib.ResultsError(
+        f'{out_dir} is a file, but the summary is a folder of files '
+        '(summary.md, summary.json, plots). Pass --out a folder name (new or '
+        'existing), or move that file away.')
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),
                  json=os.path.join(out_dir, 'summary.json'),

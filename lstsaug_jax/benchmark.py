@@ -157,8 +157,8 @@ def step_table(peak):
       t = median_time(run, _REPEATS.value)
       rows.append(dict(model=model_name, length=length, batch=_BATCH.value,
                        step_s=t, series_per_s=_BATCH.value / t,
-                       flops_per_step=flops, gflops=flops / t / 1e9,
-                       peak_fraction=flops / t / 1e9 / peak['gflops'],
+                       flops_per_step=flops,
+                       **reporting.throughput(flops, t, peak['gflops']),
                        compile_s=compile_s, second_step_loss=loss))
       r = rows[-1]
       print(f'{model_name:<15} L={length:<4} step {t * 1e3:8.1f} ms  '
@@ -168,7 +168,7 @@ def step_table(peak):
   return rows
 
 
-def torch_table(steps):
+def torch_table(steps, peak):
   """benchmarks/torch_reference.py's step times, run now with
   --torch_python, joined to ours (`steps`): speedup = its time / ours."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -192,8 +192,8 @@ def torch_table(steps):
     if mine:
       r['ours_step_s'] = mine['step_s']
       r['speedup'] = r['step_s'] / mine['step_s']
-      r['peak_fraction'] = mine['flops_per_step'] / r['step_s'] / 1e9 / (
-          mine['gflops'] / mine['peak_fraction'])
+      r['peak_fraction'] = reporting.throughput(
+          mine['flops_per_step'], r['step_s'], peak['gflops'])['peak_fraction']
       print(f'{r["model"]:<15} L={r["length"]:<4} PyTorch {report["torch"]} '
             f'eager {r["step_s"] * 1e3:8.1f} ms ({100 * r["peak_fraction"]:.1f}'
             f'% of peak), ours {mine["step_s"] * 1e3:8.1f} ms: '
@@ -373,7 +373,7 @@ def main(argv):
         'reference)', flush=True)
   report['steps'] = step_table(peak)
   if _TORCH_PYTHON.value:
-    report['torch'] = torch_table(report['steps'])
+    report['torch'] = torch_table(report['steps'], peak)
   report['seeds'] = seeds_table() if _SEEDS.value else []
   report['online'] = online_table() if _ONLINE.value else []
   report['end_to_end'] = [row for k in _E2E.value

@@ -185,6 +185,7 @@ RULES = {
     'augment.method': non_empty_text(),
     'classifier.model_selection': one_of(train.MODEL_SELECTIONS),
     'classifier.average_fraction': number(0, 1, low_open=True),
+    'classifier.average_batch_stats': one_of(train.BATCH_STATS),
     'classifier.plateau_factor': number(0, 1, low_open=True),
     'classifier.plateau_patience': integer(1),
     'classifier.min_learning_rate': number(0),

@@ -104,7 +104,7 @@ class Options:
   synthetic_test_size: int = 900
   synthetic_seed: int = 0
   # > 0: evaluate on a stratified held-out part of the training set instead
-  # of the test set (for tuning; see validation_split).
+  # of the test set (for tuning; see validation_indices).
   validation_fraction: float = 0.0
   validation_seed: int = 0
   progress: bool = True
@@ -381,6 +381,18 @@ def prepare(name, train, test, options):
                                               train.path, test.path)
   constant = dict(train=check_not_constant(x_train, train.path),
                   test=check_not_constant(x_test, test.path, training=False))
+  evaluation = {}
+  if options.validation_fraction:
+    # Split before normalising: statistics of the training set (channel
+    # normalisation) never include the held-out series.
+    keep, held_out = validation_indices(y_train, len(class_names),
+                                        options.validation_fraction,
+                                        options.validation_seed)
+    evaluation = dict(evaluation=_evaluation(
+        len(held_out), len(y_train), options.validation_fraction,
+        options.validation_seed))
+    x_test, y_test = x_train[held_out], y_train[held_out]
+    x_train, y_train = x_train[keep], y_train[keep]
   if options.normalisation == 'series':
     x_train, x_test = znormalise(x_train), znormalise(x_test)
   elif options.normalisation == 'channel':
@@ -394,38 +406,35 @@ def prepare(name, train, test, options):
       normalisation=options.normalisation,
       interpolated=dict(train=interpolated[0], test=interpolated[1]),
       resampled=dict(train=resampled[0], test=resampled[1]),
-      constant=constant)
+      constant=constant, **evaluation)
   return Dataset(name, x_train, y_train, x_test, y_test, class_names,
                  provenance)
 
 
-def validation_split(dataset, fraction, seed):
-  """The training set split in two, stratified by class: a `fraction` of
-  each class (at least one series of each class that has two or more) is
-  held out and takes the place of the test set, which is dropped. Tuning on
-  it never looks at test accuracy."""
+def validation_indices(y, num_classes, fraction, seed):
+  """(kept, held out) indices of a stratified split of labels y: a
+  `fraction` of each class (at least one series of each class that has
+  two or more, rounded half up) is held out."""
   if not 0.0 < fraction < 1.0:
     raise DataError(f'validation_fraction={fraction} must be in (0, 1), or '
                     '0 to evaluate on the test set.')
   rng = np.random.RandomState(seed)
   held_out = []
-  for c in range(dataset.num_classes):
-    members = rng.permutation(np.flatnonzero(dataset.y_train == c))
+  for c in range(num_classes):
+    members = rng.permutation(np.flatnonzero(y == c))
     if len(members) >= 2:
       size = int(np.floor(fraction * len(members) + 0.5))  # half up
       held_out.extend(members[:min(len(members) - 1, max(1, size))])
   if not held_out:
-    raise DataError(f'{dataset.name}: no class has two training series, so '
-                    'no validation split can be held out.')
+    raise DataError('No class has two training series, so no validation '
+                    'split can be held out.')
   held_out = np.sort(np.array(held_out))
-  keep = np.setdiff1d(np.arange(len(dataset.y_train)), held_out)
-  provenance = dict(dataset.provenance, evaluation=(
-      f'validation: {len(held_out)} of {len(dataset.y_train)} training series '
-      f'held out (fraction {fraction}, seed {seed}); test set not used'))
-  return dataclasses.replace(
-      dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep],
-      x_test=dataset.x_train[held_out], y_test=dataset.y_train[held_out],
-      provenance=provenance)
+  return np.setdiff1d(np.arange(len(y)), held_out), held_out
+
+
+def _evaluation(held_out, total, fraction, seed):
+  return (f'validation: {held_out} of {total} training series held out '
+          f'(fraction {fraction}, seed {seed}); test set not used')
 
 
 # --- Entry points ------------------------------------------------------------
@@ -475,12 +484,10 @@ def _load_train_test(data_dir, name, options):
 
 def load_dataset(data_dir, name, options=Options()):
   """A dataset by name: local files, else a download, else a clear error;
-  with `validation_fraction`, its validation split (see validation_split)."""
-  dataset = _load_train_test(data_dir, name, options)
-  if options.validation_fraction:
-    dataset = validation_split(dataset, options.validation_fraction,
-                               options.validation_seed)
-  return dataset
+  with `validation_fraction`, a stratified part of the training set held
+  out in place of the test set (validation_indices), split off before the
+  data are normalised."""
+  return _load_train_test(data_dir, name, options)
 
 
 def load(config):

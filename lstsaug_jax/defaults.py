@@ -155,6 +155,10 @@ def get_config():
   # last average_fraction of the epochs). Never chosen by test accuracy.
   config.classifier.model_selection = 'final'
   config.classifier.average_fraction = 0.25
+  # With 'average': the BatchNorm statistics of the averaged weights,
+  # 'recompute'd on the training set (SWA's bn_update), or the 'average'
+  # of the epochs' running statistics (the first version's rule).
+  config.classifier.average_batch_stats = 'recompute'
   # 1.0 keeps the learning rate constant (the original's classifier).
   config.classifier.plateau_factor = 1.0
   config.classifier.plateau_patience = 50

@@ -308,6 +308,10 @@ def train_classifier(config, dataset, x, y, init_keys, train_keys, logger,
       aug_states=None if aug_states is None else placement.per_seed(
           aug_states), num_examples=n)
   states = parallel.gathered(states)
+  if c.model_selection == 'average' and c.average_batch_stats == 'recompute':
+    states = train.recompute_batch_stats(
+        model, states, x, batch_size, w,
+        None if shapes is None else dataset.series_length)
   preds = train.predict(model, states, x_test, config.eval_batch_size,
                         desc=stage, **dims)
   if shapes is not None:

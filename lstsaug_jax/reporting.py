@@ -117,6 +117,13 @@ def _train_sizes(results):
           f'of {draws} draws kept)')
 
 
+def throughput(flops, seconds, peak_gflops):
+  """GFLOP/s of `flops` done in `seconds`, and their fraction of a peak
+  of peak_gflops GFLOP/s (a benchmark's figures)."""
+  gflops = flops / seconds / 1e9
+  return dict(gflops=gflops, peak_fraction=gflops / peak_gflops)
+
+
 def format_table(results):
   """The end-of-run summary as aligned text (mean +- std over seeds)."""
   seeds = len(results.get('seeds', [0]))

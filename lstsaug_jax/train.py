@@ -545,6 +545,65 @@ def _keep_min_loss(best, states, loss, epoch):
       epoch=jnp.where(better, epoch, best['epoch']))
 
 
+# The ResNets' BatchNorm momentum (models.py): a running statistic moves by
+# (1 - momentum) times the batch's.
+BATCH_NORM_MOMENTUM = 0.9
+BATCH_STATS = ('average', 'recompute')
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _batch_statistics(model, per_seed, states, x, mask, length=None):
+  """Per seed, each BatchNorm layer's statistics of one batch, in train
+  mode (normalised by the batch's own statistics, as training sees it)."""
+  def one(state, x):
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, state.batch_stats)
+    _, updates = model.apply(
+        {'params': state.params, 'batch_stats': zeros}, x, train=True,
+        mask=mask, length=length, mutable=['batch_stats'])
+    return jax.tree_util.tree_map(lambda v: v / (1 - BATCH_NORM_MOMENTUM),
+                                  updates['batch_stats'])
+  return jax.vmap(one, in_axes=(0, 0 if per_seed else None))(states, x)
+
+
+def recompute_batch_stats(model, states, x, batch_size, w=None,
+                          length=None):
+  """The states with BatchNorm statistics recomputed for their weights on
+  the training set x (SWA's bn_update, Izmailov et al. 2018): averaged
+  weights are a new network, whose statistics are not the average of the
+  statistics of the networks averaged. The training set is read in order
+  in batches of batch_size, in train mode; each statistic is the mean over
+  the batches of the batch's, weighted by its series. x has a seed axis
+  first if x.ndim == 4; w: loss weights, 0 for a series the statistics
+  leave out (padding, a refused draw)."""
+  x = np.asarray(parallel.to_host(x))
+  per_seed = x.ndim == 4
+  n = x.shape[1] if per_seed else x.shape[0]
+  w = (np.ones(x.shape[:-2], np.float32) if w is None
+       else np.asarray(parallel.to_host(w)))
+  valid = (w > 0) if per_seed else np.broadcast_to(w > 0, (n,))
+  # The mask must be the same for every seed: a row is in if it is in for
+  # the first seed (refused draws are where the seeds agree on the rows'
+  # layout; their own statistics differ only by which are kept).
+  rows = valid[0] if per_seed else valid
+  total, count = None, 0.0
+  for start in range(0, n, batch_size):
+    mask = rows[start:start + batch_size]
+    if not mask.any():
+      continue
+    part = x[:, start:start + batch_size] if per_seed else x[
+        start:start + batch_size]
+    dims = () if length is None else (np.int32(length),)
+    stats = _batch_statistics(model, per_seed, states, part, mask, *dims)
+    weight = float(mask.sum())
+    total = jax.tree_util.tree_map(
+        lambda s: weight * np.asarray(s), stats) if total is None else (
+            jax.tree_util.tree_map(lambda t, s: t + weight * np.asarray(s),
+                                   total, stats))
+    count += weight
+  return states.replace(batch_stats=jax.tree_util.tree_map(
+      lambda t: (t / count).astype(np.float32), total))
+
+
 def fit(epoch_fn, states, x, y, keys, num_epochs, *, desc, learning_rate,
         on_epoch=None, evaluate=None, eval_every=0, progress=True,
         model_selection='final', average_fraction=0.25, seeds=None, w=None,

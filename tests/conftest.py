@@ -22,6 +22,13 @@ def find_archive():
 
 
 SHARED_DATA = find_archive()
+# Published accuracies (anchors) beside the archive: ../shared/reference.
+REFERENCE = (os.path.join(os.path.dirname(SHARED_DATA), 'reference')
+             if SHARED_DATA else None)
+# A subprocess that starts Python and JAX and stops at an error or a tiny
+# run: seconds unloaded, but JAX's import alone can take a minute on a
+# loaded 2-core machine; the limit only catches a hang.
+STARTUP_TIMEOUT = 300
 MISSING_ARCHIVE = (
     'needs the UCR/UEA archive files: set LSTSAUG_TEST_DATA to the folder '
     'holding UCRArchive_2018/ and Multivariate_ts/, or put it at '

@@ -18,6 +18,7 @@ from lstsaug_jax import pipeline
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import DataError
 from tests.conftest import ROOT
+from tests.conftest import STARTUP_TIMEOUT
 
 
 def readme_block(heading):
@@ -139,7 +140,8 @@ def test_importing_changes_nothing_in_the_process():
           'assert jax.config.jax_compilation_cache_dir == before; '
           'print(sorted(lsa.METHODS))')
   proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
-                        capture_output=True, text=True, timeout=120,
+                        capture_output=True, text=True,
+                        timeout=STARTUP_TIMEOUT,
                         env=dict(os.environ, PYTHONPATH=ROOT))
   assert proc.returncode == 0, proc.stderr
   assert 'latent' in proc.stdout and 'window_warp' in proc.stdout

@@ -30,6 +30,7 @@ from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
 from lstsaug_jax.experiments import summarize
 from tests.conftest import ROOT
+from tests.conftest import STARTUP_TIMEOUT
 from tests.conftest import results_row
 from tests.conftest import write_pair
 
@@ -235,7 +236,8 @@ def test_bad_config_fields_stop_the_run_before_any_work(tiny_config, tmp_path,
 
 def run_cli(*args):
   return subprocess.run([sys.executable, '-m', 'lstsaug_jax.main', *args],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120,
+                        cwd=ROOT, capture_output=True, text=True,
+                        timeout=STARTUP_TIMEOUT,
                         env=dict(os.environ, PYTHONPATH=ROOT,
                                  JAX_PLATFORMS='cpu'))
 
@@ -712,7 +714,8 @@ def test_missing_or_absent_config_files_are_one_paragraph(tmp_path):
                          ([], '--config is required')):
     proc = subprocess.run([sys.executable, '-m', 'lstsaug_jax.main', *args],
                           cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+
+                          timeout=STARTUP_TIMEOUT, env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 2
     assert expected in proc.stderr and 'Traceback' not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -809,7 +812,8 @@ def test_the_data_command_runs_without_a_warning(tmp_path):
   proc = subprocess.run(
       [sys.executable, '-W', 'error::RuntimeWarning', '-m', 'lstsaug_jax.data',
        f'--data_dir={root}', '--dataset=B'], cwd=ROOT, capture_output=True,
-      text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+      text=True,
+      timeout=STARTUP_TIMEOUT, env=dict(os.environ, PYTHONPATH=ROOT))
   assert proc.returncode == 0, proc.stderr
   assert 'RuntimeWarning' not in proc.stderr
   assert 'train: 3 series' in proc.stdout

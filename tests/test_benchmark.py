@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.conftest import USER_XLA_FLAGS
 
@@ -28,10 +30,18 @@ def test_step_table_counts_flops_against_the_peak(tmp_path):
                        for l in (16, 24)}
   for r in rows.values():
     assert r['step_s'] > 0 and r['flops_per_step'] > 0
-    assert abs(r['peak_fraction'] - r['gflops'] / peak['gflops']) < 1e-9
+    assert r['gflops'] == pytest.approx(r['flops_per_step'] / r['step_s']
+                                        / 1e9)
   # Longer series, more work: the ResNet's FLOPs grow with the length.
   assert (rows['resnet_tiny', 24]['flops_per_step']
           > rows['resnet_tiny', 16]['flops_per_step'])
+
+
+def test_throughput_by_hand():
+  from lstsaug_jax import reporting  # pylint: disable=g-import-not-at-top
+  # 3 GFLOP in half a second: 6 GFLOP/s, a quarter of a 24 GFLOP/s peak.
+  assert reporting.throughput(3e9, 0.5, 24.0) == pytest.approx(
+      dict(gflops=6.0, peak_fraction=0.25))
 
 
 def test_xla_cpu_flags_runs_each_flag_set_in_its_own_process(tmp_path):

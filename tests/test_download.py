@@ -109,13 +109,14 @@ def test_truncated_zip_is_a_clear_error_leaving_nothing(tmp_path, server):
 
 
 def test_server_down_is_a_clear_error(tmp_path):
+  data_dir = tmp_path / 'data'
+  # Bound and held, but not listening: a connection is refused, and no
+  # other process can take the port while the test runs.
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]  # closed once we leave: nothing listens
-  url = f'http://127.0.0.1:{port}/aeon'
-  data_dir = tmp_path / 'data'
-  with pytest.raises(data.DataError) as e:
-    data.load_dataset(str(data_dir), 'Meat', options(url))
+    url = f'http://127.0.0.1:{s.getsockname()[1]}/aeon'
+    with pytest.raises(data.DataError) as e:
+      data.load_dataset(str(data_dir), 'Meat', options(url))
   message = str(e.value)
   assert 'The download failed' in message
   assert f'URL tried: {url}/Meat.zip' in message

@@ -1,45 +1,22 @@
 """The summary: statistics against known values, tables, plots, the CLI."""
 
-import itertools
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
 from lstsaug_jax import auto
 from lstsaug_jax import configuration
 from lstsaug_jax.experiments import results
-from tests.conftest import results_row
 from lstsaug_jax.experiments import summarize
+from lstsaug_jax.experiments import tables
+from tests.conftest import results_row
 from tests.conftest import ROOT
-
-# Darwin's Zea mays data (Fisher, The Design of Experiments, 1935): height
-# differences of 15 cross- and self-fertilised pairs, in eighths of an inch.
-DARWIN = np.array([6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75])
-
-
-def test_wilcoxon_matches_the_exact_null_distribution():
-  # Enumerate all 2^15 sign patterns of the ranks: the exact two-sided p.
-  ranks = np.argsort(np.argsort(np.abs(DARWIN))) + 1
-  w_plus = ranks[DARWIN > 0].sum()
-  observed = min(w_plus, ranks.sum() - w_plus)
-  sums = np.array([np.dot(signs, ranks) for signs in
-                   itertools.product((0, 1), repeat=len(ranks))])
-  exact = min(1.0, 2 * np.mean(sums <= observed))
-  assert observed == 24
-  assert exact == pytest.approx(0.04126, abs=1e-5)
-  zeros = np.zeros_like(DARWIN, dtype=float)
-  assert summarize.wilcoxon_p(DARWIN.astype(float), zeros) == pytest.approx(
-      exact, rel=1e-9)
-  assert summarize.wilcoxon_p(zeros, DARWIN.astype(float)) == pytest.approx(
-      exact, rel=1e-9)
-  assert summarize.wilcoxon_p([0.9, 0.8], [0.9, 0.8]) == 1.0
-
+from tests.conftest import STARTUP_TIMEOUT
 
 def rows(spec, evaluated_on='test'):
   """spec: {(dataset, method spec): [accuracy per seed]}."""
@@ -138,7 +115,8 @@ def test_command_line(tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
   run = lambda *args: subprocess.run(
       [sys.executable, '-m', 'lstsaug_jax.experiments.summarize', *args],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+      cwd=ROOT, env=env, capture_output=True, text=True,
+      timeout=STARTUP_TIMEOUT)
   done = run(path)
   assert done.returncode == 0, done.stderr
   assert '| D1 |' in done.stdout
@@ -162,16 +140,6 @@ def test_command_line(tmp_path):
                    .replace(',h1,', ',h2,').replace('D1,', 'D9,', 1) + '\n')
   failed = run(str(mixed))
   assert 'mixes rows of config hashes' in failed.stderr
-
-
-def test_critical_difference_matches_demsar():
-  # Demsar (2006), Table 5: q_0.05 = 2.343 for 3 classifiers, 2.728 for 5;
-  # CD = q sqrt(k (k + 1) / (6 N)).
-  assert summarize.critical_difference(3, 14) == pytest.approx(
-      2.343 * np.sqrt(3 * 4 / (6 * 14)), rel=1e-3)
-  assert summarize.critical_difference(5, 30) == pytest.approx(
-      2.728 * np.sqrt(5 * 6 / (6 * 30)), rel=1e-3)
-  assert np.isnan(summarize.critical_difference(1, 10))
 
 
 def _with_protocol(path, digest, proto):
@@ -248,94 +216,69 @@ def test_methods_flag_keeps_commas_inside_a_label():
   assert configuration.split_top_level('') == []
 
 
-def test_difference_interval_seed_noise_and_detectable_difference():
-  seeds = lambda *accs: dict(enumerate(accs))
-  method = [seeds(0.90, 0.92, 0.88), seeds(0.80, 0.82, 0.78),
-            seeds(0.70, 0.70, 0.70)]
-  baseline = [seeds(0.88, 0.89, 0.87), seeds(0.81, 0.81, 0.81),
-              seeds(0.66, 0.63, 0.69)]
-  diff = summarize.difference_from_baseline(method, baseline)
-  d = np.array([0.02, -0.01, 0.04])  # differences of the seed means
-  assert diff['mean'] == pytest.approx(d.mean())
-  assert diff['se'] == pytest.approx(0.0145297, abs=1e-7)
-  # t(0.975, 2 df) = 4.3027: by hand, and as scipy's one-sample t test
-  # computes it.
-  assert diff['ci'] == pytest.approx([-0.045850, 0.079183], abs=1e-6)
-  assert diff['ci'] == pytest.approx(
-      list(stats.ttest_1samp(d, 0).confidence_interval(0.95)))
-  # (t(0.975, 2) + t(0.8, 2)) * se = (4.3027 + 1.0607) * 0.0145297.
-  assert diff['detectable'] == pytest.approx(0.077927, abs=1e-6)
-  # Paired differences per seed: [.02 .03 .01], [-.01 .01 -.03],
-  # [.04 .07 .01]; variances 1e-4, 4e-4, 9e-4, each over 3 seeds; the
-  # mean over 3 datasets: sqrt(1.4e-3 / 3) / 3.
-  assert diff['seed_noise'] == pytest.approx(np.sqrt(1.4e-3 / 3) / 3)
-  # The seeds are paired: D1's baseline accuracies under other seeds give
-  # other differences.
-  shuffled = [seeds(0.87, 0.88, 0.89), baseline[1], baseline[2]]
-  assert summarize.difference_from_baseline(method, shuffled)[
-      'seed_noise'] != pytest.approx(diff['seed_noise'])
-  # Only the seeds both arms ran are paired; one such seed is too few.
-  partial = summarize.difference_from_baseline(
-      [{0: 0.9, 1: 0.8}] * 2, [{0: 0.8, 1: 0.8, 2: 0.5}] * 2)
-  assert partial['seed_noise'] == pytest.approx(
-      np.sqrt(2 * np.var([0.1, 0.0], ddof=1) / 2) / 2)
-  one_seed = summarize.difference_from_baseline([{0: 0.9}] * 2,
-                                                [{0: 0.8}] * 2)
-  assert one_seed['seed_noise'] is None and one_seed['ci'] is not None
-  one_dataset = summarize.difference_from_baseline(method[:1], baseline[:1])
-  assert one_dataset['ci'] is None and one_dataset['detectable'] is None
-  assert one_dataset['mean'] == pytest.approx(0.02)
-
-
-def test_between_dataset_spread_and_split_half():
-  # Paired differences (method - baseline) per seed, seeds as the CSV
-  # gives them (strings; 9 comes before 10): D1 .02, .04; D2 -.01, .01;
-  # D3 .06, .06.
-  paired = [{'9': 0.02, '10': 0.04}, {'9': -0.01, '10': 0.01},
-            {'9': 0.06, '10': 0.06}]
-  baseline = [{s: 0.8 for s in p} for p in paired]
-  method = [{s: 0.8 + p[s] for s in p} for p in paired]
-  diff = summarize.difference_from_baseline(method, baseline)
-  # Dataset means .03, 0, .06: variance 9e-4; seed noise per dataset mean
-  # 1e-4, 1e-4, 0.
-  assert diff['between_datasets'] == pytest.approx(np.sqrt(9e-4 - 2e-4 / 3))
-  # First halves .02, -.01, .06 and second halves .04, .01, .06 rank alike.
-  assert diff['split_half']['r'] == pytest.approx(1.0)
-  assert diff['split_half']['datasets'] == 3
-  # Differences that flip sign between the halves: the same datasets rank
-  # the other way round, and none of the spread between their means is
-  # more than seed noise.
-  flips = [{0: u, 1: u, 2: -u, 3: -u} for u in (0.01, 0.02, 0.05, 0.03)]
-  diff = summarize.difference_from_baseline(
-      [{s: 0.5 + p[s] for s in p} for p in flips],
-      [{s: 0.5 for s in p} for p in flips])
-  assert diff['split_half']['r'] == pytest.approx(-1.0)
-  assert diff['between_datasets'] == 0.0
-  # A method whose effect differs by dataset and not by seed: all of the
-  # spread is between datasets.
-  effects = np.array([0.05, -0.02, 0.01, 0.03])
-  diff = summarize.difference_from_baseline(
-      [{s: 0.7 + e for s in range(3)} for e in effects],
-      [{s: 0.7 for s in range(3)} for _ in effects])
-  assert diff['seed_noise'] == pytest.approx(0.0, abs=1e-12)
-  assert diff['between_datasets'] == pytest.approx(effects.std(ddof=1))
-  assert diff['split_half']['r'] == pytest.approx(1.0)
-  # One seed per dataset: neither can be estimated.
-  one = summarize.difference_from_baseline([{0: 0.9}] * 3, [{0: 0.8}] * 3)
-  assert one['between_datasets'] is None and one['split_half'] is None
-
-
 def test_markdown_states_the_interval_of_each_difference(tmp_path):
   written = summarize.write_summary(write(tmp_path, 'r.csv', TEST),
                                     str(tmp_path / 'out'))
-  summary = json.load(open(written['json']))
-  diff = summary['vs_baseline']['latent']['difference']
-  lo, hi = diff['ci']
-  assert lo < diff['mean'] < hi
-  row = (f'| latent | 3 | {100 * diff["mean"]:+.2f} | '
-         f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {100 * diff["se"]:.2f} | '
-         f'{100 * diff["seed_noise"]:.2f} |')
+  # latent against the baseline, by dataset: +0.05, 0, -0.10 (seed means);
+  # a t interval over the three datasets, as scipy's one-sample t test.
+  d = np.array([0.05, 0.0, -0.10])
+  lo, hi = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+  se = d.std(ddof=1) / np.sqrt(3)
+  # Per-dataset paired differences by seed: D1 +0.10, 0; D2 and D3 none.
+  seed_noise = np.sqrt(np.var([0.10, 0.0], ddof=1) / 2) / 3
+  row = (f'| latent | 3 | {100 * d.mean():+.2f} | '
+         f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {100 * se:.2f} | '
+         f'{100 * seed_noise:.2f} |')
+  assert row == '| latent | 3 | -1.67 | [-20.64, +17.31] | 4.41 | 1.67 |'
   assert row in open(written['markdown']).read()
+
+
+def test_holm_friedman_and_derived_rows(tmp_path):
+  """Holm over the table's methods against the baseline; Friedman and the
+  ranks over the methods that ran; a derived row (chosen on validation)
+  shown but outside both."""
+  validation = {('D1',) + A1: [0.9], ('D1',) + A5: [0.5],
+                ('D2',) + A1: [0.5], ('D2',) + A5: [0.9],
+                ('D3',) + A1: [0.7], ('D3',) + A5: [0.6]}
+  plain = summarize.summarise(summarize.load(write(tmp_path, 'r.csv', TEST)))
+  written = summarize.write_summary(
+      write(tmp_path, 'r2.csv', TEST), str(tmp_path / 'out'),
+      select_on=write(tmp_path, 'v.csv', validation, 'validation'))
+  s = json.load(open(written['json']))
+  a1, a5, chosen = 'latent', 'latent(noise=0.5)', summarize.CHOSEN
+  # Per dataset (D1, D2, D3): latent +.05, 0, -.10; noise 0.5 -.15, +.30,
+  # -.05. With so few datasets neither is told from the baseline.
+  assert s['overall'][a1]['wilcoxon_p'] == pytest.approx(1.0)
+  # noise 0.5: |d| ranks 2, 3, 1, signs -, +, -: T+ = 3, the centre.
+  assert s['overall'][a5]['wilcoxon_p'] == pytest.approx(1.0)
+  assert s['overall'][a5]['wilcoxon_p_holm'] == pytest.approx(1.0)
+  assert s['methods'] == ['baseline', a1, a5, chosen]
+  assert s['derived_methods'] == [chosen]
+  assert s['overall'][chosen]['mean_rank'] is None
+  for m in ('baseline', a1, a5):
+    assert s['overall'][m]['mean_rank'] == pytest.approx(
+        plain['overall'][m]['mean_rank'])
+  assert s['friedman']['methods'] == 3
+  assert s['friedman'] == pytest.approx(plain['friedman'])
+  assert {(p['a'], p['b']) for p in s['pairwise']} == {
+      ('baseline', a1), ('baseline', a5), (a1, a5)}
+  text = open(written['markdown']).read()
+  assert f'| {chosen} † |' in text and "Friedman's test over the 3" in text
+  assert '| significant |' in text
+  # Six datasets where one method wins everywhere (exact p 2/64) and one
+  # ties: raw p 0.031 < 0.05, but Holm over the two comparisons doubles it.
+  six = {}
+  for k in range(6):
+    six[(f'E{k}', 'baseline')] = [0.5 + 0.05 * k]
+    six[(f'E{k}', 'jitter')] = [0.52 + 0.05 * k + 0.01 * k]
+    six[(f'E{k}', 'scaling')] = [0.5 + 0.05 * k]
+  s = summarize.summarise(summarize.load(write(tmp_path, 'six.csv', six)))
+  assert s['overall']['jitter']['wilcoxon_p'] == pytest.approx(2 / 64)
+  assert s['overall']['jitter']['wilcoxon_p_holm'] == pytest.approx(4 / 64)
+  assert s['overall']['scaling']['wilcoxon_p_holm'] == pytest.approx(1.0)
+  line = [l for l in tables.markdown(s).splitlines()
+          if l.startswith('| jitter |')][0]
+  assert line.endswith('| 0.0312 | 0.0625 | no |')
 
 
 def _auto_rows(cross_validated, train_size=20):
@@ -376,7 +319,7 @@ def test_auto_cross_validation_against_the_test(tmp_path):
     assert o['spearman']['r'] == pytest.approx(sign * 1.0)
     assert o['one_series'] == pytest.approx(1 / 25)
     assert f'| {label} | window_warp | 4 | 1 | {sign * 1.0:+.2f}' in (
-        summarize.markdown(summary))
+        tables.markdown(summary))
   # Without the candidate's own rows there is nothing to compare.
   path = tmp_path / 'alone.csv'
   results.ResultsFile(path).append(
@@ -384,7 +327,7 @@ def test_auto_cross_validation_against_the_test(tmp_path):
       + _auto_rows(agree))
   summary = summarize.summarise(summarize.load(str(path)))
   assert summary['auto_cross_validation'] == {}
-  assert 'foretells' not in summarize.markdown(summary)
+  assert 'foretells' not in tables.markdown(summary)
 
 
 def test_auto_by_choice_takes_the_chosen_arms_rows(tmp_path):
@@ -441,10 +384,44 @@ def test_rows_of_one_dataset_on_different_machines_are_named(tmp_path):
   summary = summarize.summarise(summarize.load(str(path)))
   assert summary['mixed_machines'] == {'D1': ['cpu A', 'cpu B']}
   assert '**Rows of one dataset ran on different machines**' in (
-      summarize.markdown(summary))
-  assert 'D1: cpu A and cpu B' in summarize.markdown(summary)
+      tables.markdown(summary))
+  assert 'D1: cpu A and cpu B' in tables.markdown(summary)
   same = tmp_path / 'same.csv'
   results.ResultsFile(same).append(rows(spec))
   summary = summarize.summarise(summarize.load(str(same)))
   assert 'mixed_machines' not in summary
-  assert 'different machines' not in summarize.markdown(summary)
+  assert 'different machines' not in tables.markdown(summary)
+
+
+def _same(a, b, where=''):
+  """JSON values equal, floats to 1e-9 relative."""
+  if isinstance(a, dict):
+    assert isinstance(b, dict) and set(a) == set(b), where
+    for k in a:
+      _same(a[k], b[k], f'{where}.{k}')
+  elif isinstance(a, list):
+    assert isinstance(b, list) and len(a) == len(b), where
+    for i, (x, y) in enumerate(zip(a, b)):
+      _same(x, y, f'{where}[{i}]')
+  elif isinstance(a, float) and isinstance(b, float):
+    assert a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True), where
+  else:
+    assert a == b, where
+
+
+def test_every_committed_summary_regenerates_from_its_csvs(tmp_path,
+                                                         shared_data):
+  """The registry names each committed summary's CSVs and flags; written
+  again by this version of summarize, every summary.json is the committed
+  one (so a regression in the statistics fails here)."""
+  from tests.conftest import REFERENCE  # pylint: disable=g-import-not-at-top
+  del shared_data  # the anchors sit beside it
+  registry = os.path.join(ROOT, 'benchmarks', 'results', 'summaries.json')
+  written = summarize.write_registry(registry, REFERENCE, str(tmp_path))
+  assert len(written) >= 20
+  for name, paths in written.items():
+    with open(os.path.join(ROOT, 'benchmarks', 'results', name,
+                           'summary.json')) as f:
+      committed = json.load(f)
+    with open(paths['json']) as f:
+      _same(json.load(f), committed, name)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.conftest import STARTUP_TIMEOUT
 from tests.conftest import USER_XLA_FLAGS
 
 
@@ -190,7 +191,8 @@ def test_quickstart_runs_offline_with_no_files(tmp_path):
 
 def inspect(*args):
   return subprocess.run([sys.executable, '-m', 'lstsaug_jax.data', *args],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+                        cwd=ROOT, capture_output=True, text=True,
+                        timeout=STARTUP_TIMEOUT)
 
 
 def test_inspection_command(shared_data):

@@ -95,14 +95,21 @@ def test_two_processes_give_one_process_results(tmp_path):
     return [sys.executable, '-m', 'lstsaug_jax.main', *common,
             f'--config.results_dir={out}/results',
             f'--config.model_dir={out}/models', *extra]
-  port = _free_port()
-  procs = [subprocess.Popen(
-      command(tmp_path / 'multi', '--config.distributed=True',
-              f'--config.coordinator_address=127.0.0.1:{port}',
-              '--config.num_processes=2', f'--config.process_id={k}'),
-      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True) for k in (0, 1)]
-  outs = [p.communicate(timeout=600) for p in procs]
+  # JAX's coordinator takes its port from the command line, so it is
+  # probed first; another process may take it in between, and then (only
+  # then) the pair is started again on a new port.
+  for attempt in range(3):
+    port = _free_port()
+    procs = [subprocess.Popen(
+        command(tmp_path / f'multi{attempt}', '--config.distributed=True',
+                f'--config.coordinator_address=127.0.0.1:{port}',
+                '--config.num_processes=2', f'--config.process_id={k}'),
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for k in (0, 1)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    if not any('already in use' in err.lower() or 'failed to bind' in
+               err.lower() for _, err in outs):
+      break
   single = subprocess.run(command(tmp_path / 'single'), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
   for p, (_, err) in zip(procs, outs):
@@ -117,10 +124,10 @@ def test_two_processes_give_one_process_results(tmp_path):
     with open(os.path.join(os.path.dirname(runs[0]), 'metrics.jsonl')) as f:
       records = [json.loads(l) for l in f]
     return results, records
-  multi, multi_records = read(tmp_path / 'multi')
+  multi, multi_records = read(tmp_path / f'multi{attempt}')
   one, one_records = read(tmp_path / 'single')
   assert multi['devices'] == 2 and multi['device_placement'] == 'seeds'
-  assert len(os.listdir(tmp_path / 'multi' / 'models')) == 1
+  assert len(os.listdir(tmp_path / f'multi{attempt}' / 'models')) == 1
   assert ([(r['stage'], r['epoch'], r['seed_index']) for r in multi_records]
           == [(r['stage'], r['epoch'], r['seed_index'])
               for r in one_records])

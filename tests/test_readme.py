@@ -114,6 +114,7 @@ def test_readme_results_tables_match_the_summaries_they_cite():
       assert row['W / T / L'] == (
           f"{vs['wins']} / {vs['ties']} / {vs['losses']}"), what
       assert close(row['Wilcoxon p'], vs['wilcoxon_p']), what
+      assert close(row['Holm p'], vs['wilcoxon_p_holm']), what
       mean, low, high = re.match(
           r'([-+\d.]+) \[([-+\d.]+), ([-+\d.]+)\]',
           row['difference [95% interval]']).groups()

@@ -5,6 +5,7 @@ import optax
 import pytest
 
 from lstsaug_jax import models
+from lstsaug_jax import pipeline
 from lstsaug_jax import train
 from lstsaug_jax.errors import TrainingError
 
@@ -317,3 +318,48 @@ def test_min_learning_rate_floors_the_plateau_rule():
     scales.append(float(train.learning_rate_scale(state)))
   assert min(scales) == pytest.approx(0.2)  # 0.02 / 0.1, and no lower
   assert scales[-1] == pytest.approx(0.2) and scales[0] > 0.2
+
+
+def test_recomputed_batch_stats_are_the_training_sets_statistics():
+  """SWA's bn_update for averaged weights: the first BatchNorm's statistics
+  become the mean and variance of its input over the training series
+  (weighted by batch), not the average of the epochs' running ones."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(12, 1, 16)).astype(np.float32)
+  model = models.create_classifier('resnet_tiny', 2)
+  tx = train.create_optimizer(1e-3, 1)
+  states = train.init_states(model, tx, jax.random.split(
+      jax.random.PRNGKey(0), 2), lambda k: (x[:1],))
+  recomputed = train.recompute_batch_stats(model, states, x, batch_size=6)
+  for seed in range(2):
+    state = jax.tree_util.tree_map(lambda a: a[seed], states)
+    _, inter = model.apply(
+        {'params': state.params, 'batch_stats': state.batch_stats}, x,
+        train=False, capture_intermediates=True)
+    stem = np.asarray(inter['intermediates']['Conv1D_0']['__call__'][0])
+    got = jax.tree_util.tree_map(lambda a: np.asarray(a[seed]),
+                                 recomputed.batch_stats)['BatchNorm_0']
+    halves = stem.reshape(2, 6, 16, -1)
+    np.testing.assert_allclose(got['mean'], stem.mean(axis=(0, 1)),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got['var'], halves.var(axis=(1, 2)).mean(0),
+                               rtol=1e-4, atol=1e-5)
+  # Rows with loss weight 0 stay out.
+  w = np.array([1.0] * 6 + [0.0] * 6, np.float32)
+  first_half = train.recompute_batch_stats(model, states, x, 6, w=w)
+  only = train.recompute_batch_stats(model, states, x[:6], 6)
+  jax.tree_util.tree_map(np.testing.assert_allclose, first_half.batch_stats,
+                         only.batch_stats)
+
+
+def test_the_averaged_model_recomputes_its_statistics_by_default(tiny_config):
+  tiny_config.baseline = True
+  tiny_config.classifier.model_selection = 'average'
+  tiny_config.classifier.average_fraction = 1.0
+  recomputed = pipeline.run(tiny_config).classifiers['baseline'][1]
+  tiny_config.classifier.average_batch_stats = 'average'
+  averaged = pipeline.run(tiny_config).classifiers['baseline'][1]
+  jax.tree_util.tree_map(np.testing.assert_array_equal, recomputed.params,
+                         averaged.params)
+  assert not np.allclose(recomputed.batch_stats['BatchNorm_0']['var'],
+                         averaged.batch_stats['BatchNorm_0']['var'])

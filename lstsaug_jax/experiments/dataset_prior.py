@@ -22,7 +22,7 @@ a dataset it never saw. This module measures that honestly:
 
 Writes prior.md and prior.json. A rule that cannot beat `never` here has
 nothing to learn from these properties; the summary's between-dataset
-spread (summarize.difference_from_baseline) says how much any rule could.
+spread (stats.difference_from_baseline) says how much any rule could.
 """
 
 import json
@@ -36,6 +36,7 @@ from lstsaug_jax import data
 from lstsaug_jax import errors
 from lstsaug_jax import files
 from lstsaug_jax.experiments import results as results_lib
+from lstsaug_jax.experiments import stats
 from lstsaug_jax.experiments import summarize
 
 PROPERTIES = ('noise', 'train_size', 'length', 'classes', 'per_class')
@@ -171,7 +172,7 @@ def analyse(effect, props, rounds=2000, seed=0, held_out=(), sides=SIDES):
     chosen = leave_one_out(v, e, sides)
     side, t = fit_rule(v, e, sides)
     entry = out['by_property'][p] = dict(
-        spearman=summarize.rank_correlation(v, e),
+        spearman=stats.rank_correlation(v, e),
         rule_on_all=describe_rule(side, t),
         leave_one_out=float(np.mean(e * chosen)),
         applied=[d for d, c in zip(names, chosen) if c],

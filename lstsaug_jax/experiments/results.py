@@ -16,6 +16,7 @@ import os
 
 from absl import logging
 
+from lstsaug_jax import configuration
 from lstsaug_jax import files
 from lstsaug_jax.errors import LstsaugError
 from lstsaug_jax.errors import ResultsError
@@ -30,6 +31,9 @@ COLUMNS = (
 KEY = ('dataset', 'method', 'settings', 'seed')
 BASELINE = 'baseline'
 AUTO = 'auto'
+# Labels of rows a summary derives from other rows (not methods that ran).
+CHOSEN = 'chosen on validation'
+BY_CHOICE = ' by its choices'
 # The first version's columns: latent augmentation ('lstsaug') at one
 # (noise, num_samples). Such CSVs are read (their rows converted to
 # method 'latent' with those settings) but not extended.
@@ -100,24 +104,29 @@ def row_machine(row):
 # Fields added after results CSVs existed, with the value that means what
 # the CSVs were run with: left out of the protocol at that value, so their
 # hashes stay valid.
-LATER_DEFAULTS = {'vae.arch': 'mlp', 'classifier.average_fraction': 0.25}
+LATER_DEFAULTS = {'vae.arch': 'mlp', 'classifier.average_fraction': 0.25,
+                  'classifier.average_batch_stats': 'average'}
+# Fields that change a run only when another field has a value: hashed
+# only then (so a new field's default leaves other protocols' hashes).
+ONLY_WHEN = {'classifier.average_batch_stats': ('classifier.model_selection',
+                                                'average')}
 
 
 def protocol(config):
   """The config fields that decide how each run trains (a flat dict)."""
-  flat = {}
-
-  def walk(prefix, d):
-    for k, v in d.items():
-      name = f'{prefix}{k}'
-      if name in UNHASHED:
-        continue
-      if isinstance(v, dict):
-        walk(name + '.', v)
-      elif LATER_DEFAULTS.get(name, flat) != v:
-        flat[name] = list(v) if isinstance(v, tuple) else v
-  walk('', config.to_dict())
-  return flat
+  flat = configuration.flatten(config)
+  proto = {}
+  for name, value in flat.items():
+    parts = name.split('.')
+    if any('.'.join(parts[:k]) in UNHASHED for k in range(1, len(parts) + 1)):
+      continue
+    if name in LATER_DEFAULTS and LATER_DEFAULTS[name] == value:
+      continue
+    other, wanted = ONLY_WHEN.get(name, (None, None))
+    if other is not None and flat.get(other) != wanted:
+      continue
+    proto[name] = list(value) if isinstance(value, tuple) else value
+  return proto
 
 
 def config_hash(proto):

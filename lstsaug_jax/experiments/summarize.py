@@ -1,30 +1,36 @@
 """Tables, statistics and plots from a sweep's results CSV alone.
 
   python -m lstsaug_jax.experiments.summarize results/experiments/cpu_small.csv \
-      --anchors=../shared/reference/anchors_dev.csv
+      --anchors=DATA_DIR/reference/anchors_dev.csv
 
 writes, beside the CSV unless --out says otherwise: summary.md (a table per
-dataset, mean +- std over seeds per method, the best in bold; mean accuracy
-and mean rank per method; wins/ties/losses and a Wilcoxon signed-rank p
-against the baseline, with a 95% interval of the mean difference, its
-seed noise and the smallest difference the datasets could detect; how
-well auto's cross-validation foretells its candidates' test differences;
-published accuracies beside ours), summary.json (the
-same numbers), scatter.png (each augmentation against the baseline, one
-point per dataset), bars.png (per-dataset accuracy with error bars) and
-ranks.png (mean ranks with Nemenyi's critical difference, Demsar 2006).
+dataset, mean +- std over seeds per method, the best in bold; per method
+its mean accuracy and mean rank, wins / ties / losses and the Wilcoxon
+signed-rank p against the baseline, raw and Holm-adjusted over the table's
+comparisons, with a 95% interval of the mean difference, its seed noise
+and the smallest difference the datasets could detect; Friedman's test
+over the methods; how well auto's cross-validation foretells its
+candidates' test differences; published accuracies beside ours),
+summary.json (the same numbers), scatter.png (each augmentation against
+the baseline, one point per dataset), bars.png (per-dataset accuracy with
+error bars) and ranks.png (a critical-difference diagram whose bars join
+methods no pairwise Wilcoxon-Holm test separates). The statistics are in
+experiments/stats.py, the tables in tables.py, the plots in plots.py.
 
 Several CSVs are summarised together (the shards of a sweep; or sweeps whose
-protocols differ in VAE fields alone, e.g. methods.csv and
-methods_contrastive.csv): see load_many.
+protocols differ in VAE fields alone): see load_many.
 
 With --select_on=VALIDATION.csv (a sweep run with validation_fraction > 0),
-a further method takes, per dataset, the augmentation setting with the best
+a further row takes, per dataset, the augmentation setting with the best
 mean validation accuracy: a choice that never looks at test accuracy.
-
 With --auto_by_choice, each auto method gets a companion, "LABEL by its
-choices", scored per dataset and seed by the row of the arm it chose (see
-add_auto_by_choice).
+choices", scored per dataset and seed by the row of the arm it chose.
+Such derived rows are shown, but are never part of the ranks, Friedman's
+test or the family Holm corrects.
+
+With --registry=FILE (e.g. benchmarks/results/summaries.json), every
+summary the file lists is written again from its CSVs (see
+write_registry).
 """
 
 import json
@@ -34,21 +40,21 @@ from absl import app
 from absl import flags
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from lstsaug_jax import configuration
 from lstsaug_jax import files
-from lstsaug_jax import plotting
+from lstsaug_jax.experiments import plots
 from lstsaug_jax.experiments import results as results_lib
+from lstsaug_jax.experiments import stats
+from lstsaug_jax.experiments import tables
 
 BASELINE = results_lib.BASELINE
 AUTO = results_lib.AUTO
-CHOSEN = 'chosen on validation'
-BY_CHOICE = ' by its choices'
+CHOSEN = results_lib.CHOSEN
+BY_CHOICE = results_lib.BY_CHOICE
 DEFAULT_ANCHOR_COLUMNS = ('resnet_fawaz2019_mean5', 'lstsaug_paper_baseline',
                           'lstsaug_paper_LA')
-# Means closer than this are a tie (accuracies are multiples of 1/n_test).
-TIE = 1e-9
+TIE = stats.TIE
 
 
 def load(path, evaluated_on=None):
@@ -221,104 +227,6 @@ def auto_agreement(df, by_choice):
   return out
 
 
-def wilcoxon_p(a, b):
-  """Two-sided Wilcoxon signed-rank p over paired per-dataset accuracies.
-
-  Zero differences are split between the signs (Demsar 2006's advice for
-  comparing classifiers over datasets); all-zero differences give p = 1.
-  """
-  d = np.asarray(a) - np.asarray(b)
-  if len(d) == 0:
-    return float('nan')
-  if np.all(np.abs(d) <= TIE):
-    return 1.0
-  return float(stats.wilcoxon(a, b, zero_method='zsplit').pvalue)
-
-
-def against_baseline(accuracies, baseline):
-  """Wins, ties and losses (per dataset, TIE apart) and the Wilcoxon p of
-  a method's mean accuracies against the baseline's on the same datasets."""
-  diff = np.asarray(accuracies) - np.asarray(baseline)
-  return dict(wins=int(np.sum(diff > TIE)),
-              ties=int(np.sum(np.abs(diff) <= TIE)),
-              losses=int(np.sum(diff < -TIE)),
-              wilcoxon_p=wilcoxon_p(accuracies, baseline))
-
-
-def rank_correlation(a, b):
-  """Spearman's r and its p over paired values, as {'r', 'p'}; None with
-  fewer than 3 pairs or when either side is constant (no ranking)."""
-  a, b = np.asarray(a, float), np.asarray(b, float)
-  if len(a) < 3 or np.ptp(a) <= TIE or np.ptp(b) <= TIE:
-    return None
-  r = stats.spearmanr(a, b)
-  return dict(r=float(r.statistic), p=float(r.pvalue))
-
-
-def difference_from_baseline(method, baseline, level=0.95, power=0.8):
-  """How closely the datasets pin down a method's mean accuracy difference
-  from the baseline (method minus baseline), and how large a difference
-  they could show at all.
-
-  method, baseline: per dataset, {seed: accuracy}, the same datasets in
-  the same order. Returns a dict:
-    mean: the mean over datasets of the difference of seed means;
-    ci: a t interval at `level` over datasets (the datasets are the
-      sample; seeds are inside each dataset's mean);
-    seed_noise: the standard error that seed noise alone puts on `mean`,
-      from the spread over seeds of each dataset's paired difference (a
-      seed gives both arms the same initial weights and keys). Near the
-      interval's own standard error, the datasets' differences are mostly
-      seed noise and more seeds narrow it; far below, the method's effect
-      differs between datasets and only more datasets do;
-    detectable: the smallest true mean difference that a two-sided paired
-      t test over these datasets at 0.05 finds with probability `power`,
-      given the spread of the per-dataset differences (the usual normal
-      approximation to the noncentral t);
-    between_datasets: how much the method's true effect differs between
-      datasets, as a standard deviation: the variance of the per-dataset
-      differences less the part seed noise alone explains (the mean of
-      each dataset's paired variance over its seeds divided by their
-      number), 0 when seed noise explains it all. Anything that chooses
-      the method per dataset (auto, a rule over dataset properties) has
-      at most this much to find;
-    split_half: whether the per-dataset differences repeat on other
-      seeds: Spearman's r (and p) between each dataset's mean paired
-      difference on the first half of the seeds both arms ran (in seed
-      order) and on the rest, over the datasets with two such seeds or
-      more (None with fewer than 3, or when either half is constant).
-  Fields that need two datasets (or two seeds both arms ran) are None
-  without them.
-  """
-  d = np.array([np.mean(list(m.values())) - np.mean(list(b.values()))
-                for m, b in zip(method, baseline)])
-  n = len(d)
-  out = dict(mean=float(d.mean()) if n else None, ci=None, se=None,
-             seed_noise=None, detectable=None, between_datasets=None,
-             split_half=None)
-  if n >= 2:
-    se = float(d.std(ddof=1)) / np.sqrt(n)
-    t = stats.t.ppf(0.5 + level / 2, n - 1)
-    out.update(ci=[float(d.mean() - t * se), float(d.mean() + t * se)],
-               se=se, detectable=float(
-                   (stats.t.ppf(0.975, n - 1) + stats.t.ppf(power, n - 1))
-                   * se))
-  paired = [[m[k] - b[k] for k in sorted(m, key=int) if k in b]
-            for m, b in zip(method, baseline)]
-  if n and all(len(p) >= 2 for p in paired):
-    noise = [np.var(p, ddof=1) / len(p) for p in paired]
-    out['seed_noise'] = float(np.sqrt(sum(noise)) / n)
-    if n >= 2:
-      out['between_datasets'] = float(np.sqrt(max(
-          0.0, d.var(ddof=1) - np.mean(noise))))
-  halves = [(np.mean(p[:len(p) // 2]), np.mean(p[len(p) // 2:]))
-            for p in paired if len(p) >= 2]
-  agreement = rank_correlation(*np.array(halves).reshape(-1, 2).T)
-  if agreement:
-    out['split_half'] = dict(agreement, datasets=len(halves))
-  return out
-
-
 def auto_cross_validation(df):
   """How well `auto`'s choice, made on the training set, foretells the test.
 
@@ -366,7 +274,7 @@ def auto_cross_validation(df):
       test = np.array([v['test'] for v in per_dataset.values()])
       out.setdefault(label, {})[candidate] = dict(
           datasets=len(per_dataset), cv_ties=int(np.sum(np.abs(cv) <= TIE)),
-          spearman=rank_correlation(cv, test), one_series=float(np.median(1 / np.array(sizes))),
+          spearman=stats.rank_correlation(cv, test), one_series=float(np.median(1 / np.array(sizes))),
           per_dataset=per_dataset)
   return out
 
@@ -383,11 +291,47 @@ def mixed_machines(df):
   return {d: sorted(m) for d, m in machines.items() if len(m) > 1}
 
 
+def is_derived(label):
+  """A row made from other methods' rows (chosen on validation, auto by
+  its choices), not a method that was run: shown, but never part of the
+  ranks, the omnibus test or the family of comparisons of those that
+  were."""
+  return label == CHOSEN or label.endswith(BY_CHOICE)
+
+
+def _overall(labels, derived, table):
+  """Mean accuracy, mean rank, W/T/L and Wilcoxon p (raw and Holm) per
+  method over the datasets of `table` (rows; columns labels + derived)."""
+  run = table[:, :len(labels)]
+  ranked = stats.ranks(run) if len(run) else np.zeros((0, len(labels)))
+  out = {m: dict(mean_accuracy=float(run[:, j].mean()) if len(run) else None,
+                 mean_rank=float(ranked[:, j].mean()) if len(run) else None)
+         for j, m in enumerate(labels)}
+  for j, m in enumerate(derived):
+    column = table[:, len(labels) + j]
+    out[m] = dict(mean_accuracy=float(column.mean()) if len(run) else None,
+                  mean_rank=None)
+  if BASELINE not in labels:
+    return out
+  b = table[:, labels.index(BASELINE)]
+  others = [m for m in labels if m != BASELINE]
+  for m in others + derived:
+    out[m].update(stats.against_baseline(
+        table[:, (labels + derived).index(m)], b))
+  family = stats.holm([out[m]['wilcoxon_p'] for m in others])
+  for m, q in zip(others, family):
+    out[m]['wilcoxon_p_holm'] = q
+  for m in derived:  # a further comparison: the run methods' family plus it
+    out[m]['wilcoxon_p_holm'] = stats.holm(
+        [out[o]['wilcoxon_p'] for o in others] + [out[m]['wilcoxon_p']])[-1]
+  return out
+
+
 def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   """The numbers of the summary, as plain Python values."""
-  labels = method_order(df[df['label'] != CHOSEN])
-  if CHOSEN in set(df['label']):
-    labels.append(CHOSEN)
+  run_labels = method_order(df[~df['label'].map(is_derived)])
+  derived = list(dict.fromkeys(l for l in df['label'] if is_derived(l)))
+  labels = run_labels + derived
   grouped = df.groupby(['dataset', 'label'])['accuracy']
   by_seed = df.groupby(['dataset', 'label', 'seed'])['accuracy'].mean()
   mean, std, count = grouped.mean(), grouped.std(ddof=0), grouped.count()
@@ -400,16 +344,11 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
   complete = [d for d in datasets if len(per_dataset[d]) == len(labels)]
   table = np.array([[per_dataset[d][m]['mean'] for m in labels]
                     for d in complete]).reshape(len(complete), len(labels))
-  ranks = (np.array([stats.rankdata(-row) for row in table])
-           if len(complete) else np.zeros((0, len(labels))))
-  overall = {}
-  for j, m in enumerate(labels):
-    entry = dict(mean_accuracy=float(table[:, j].mean()) if complete else None,
-                 mean_rank=float(ranks[:, j].mean()) if complete else None)
-    if BASELINE in labels and m != BASELINE:
-      entry.update(against_baseline(table[:, j],
-                                    table[:, labels.index(BASELINE)]))
-    overall[m] = entry
+  overall = _overall(run_labels, derived, table)
+  run_table = table[:, :len(run_labels)]
+  pairwise = (stats.pairwise_wilcoxon_holm(run_table, run_labels)
+              if len(complete) >= 2 else {})
+  mean_ranks = {m: overall[m]['mean_rank'] for m in run_labels}
   # Each method against the baseline on every dataset both have (the
   # table above needs every method; this one does not).
   vs_baseline = {}
@@ -421,22 +360,36 @@ def summarise(df, anchors=None, anchor_columns=DEFAULT_ANCHOR_COLUMNS):
     a = np.array([per_dataset[d][m]['mean'] for d in both])
     b = np.array([per_dataset[d][BASELINE]['mean'] for d in both])
     vs_baseline[m] = dict(
-        against_baseline(a, b), datasets=len(both),
+        stats.against_baseline(a, b), datasets=len(both),
         mean_accuracy=float(a.mean()) if both else None,
         baseline_mean_accuracy=float(b.mean()) if both else None,
         worst_difference=float((a - b).min()) if both else None,
-        difference=difference_from_baseline(
+        difference=stats.difference_from_baseline(
             [by_seed[(d, m)].to_dict() for d in both],
             [by_seed[(d, BASELINE)].to_dict() for d in both]))
-  summary = dict(methods=labels, datasets=datasets,
+  family = [m for m in vs_baseline if not is_derived(m)]
+  for m, q in zip(family, stats.holm(
+      [vs_baseline[m]['wilcoxon_p'] for m in family])):
+    vs_baseline[m]['wilcoxon_p_holm'] = q
+  for m in vs_baseline:
+    if is_derived(m):
+      vs_baseline[m]['wilcoxon_p_holm'] = stats.holm(
+          [vs_baseline[o]['wilcoxon_p'] for o in family]
+          + [vs_baseline[m]['wilcoxon_p']])[-1]
+  summary = dict(methods=labels, derived_methods=derived, datasets=datasets,
                  complete_datasets=complete, per_dataset=per_dataset,
                  vs_baseline=vs_baseline,
                  overall=overall, seeds=sorted(int(s) for s in
                                                set(df['seed'])),
                  evaluated_on=sorted(set(df['evaluated_on'])),
                  config_hash='+'.join(dict.fromkeys(df['config_hash'])),
-                 critical_difference=critical_difference(len(labels),
-                                                         len(complete)),
+                 friedman=stats.friedman(run_table),
+                 pairwise=[dict(a=a, b=b, **v) for (a, b), v in
+                           pairwise.items()],
+                 cliques=(stats.cliques(mean_ranks, pairwise)
+                          if pairwise else []),
+                 critical_difference=stats.critical_difference(
+                     len(run_labels), len(complete)),
                  auto_cross_validation=auto_cross_validation(df))
   mixed = mixed_machines(df)
   if mixed:
@@ -506,252 +459,6 @@ def read_anchors(path, columns=DEFAULT_ANCHOR_COLUMNS):
   return anchors
 
 
-def _cell(entry, best):
-  text = f'{entry["mean"]:.4f} ± {entry["std"]:.4f}'
-  return f'**{text}**' if best else text
-
-
-def markdown(summary, chosen=None):
-  labels = summary['methods']
-  anchors = summary.get('anchors', {})
-  lines = [f'Accuracy on the {"/".join(summary["evaluated_on"])} set, mean ± '
-           f'std over seeds {summary["seeds"]} (config hash '
-           f'{summary["config_hash"]}); the best of our methods in bold.',
-           '']
-  header = ['dataset'] + labels + [f'{c} (published)' for c in anchors]
-  lines += ['| ' + ' | '.join(header) + ' |',
-            '|' + '---|' * len(header)]
-  for d in summary['datasets']:
-    entries = summary['per_dataset'][d]
-    top = max(e['mean'] for e in entries.values())
-    cells = [_cell(entries[m], entries[m]['mean'] >= top - TIE)
-             if m in entries else '-' for m in labels]
-    cells += [f'{anchors[c][d]:.4f}' if d in anchors[c] else '-'
-              for c in anchors]
-    lines.append('| ' + ' | '.join([d] + cells) + ' |')
-  complete = summary['complete_datasets']
-  lines += ['', f'Over the {len(complete)} datasets every method has:', '',
-            '| method | mean accuracy | mean rank | wins / ties / losses vs '
-            'baseline | Wilcoxon p vs baseline |', '|---|---|---|---|---|']
-  for m in labels:
-    o = summary['overall'][m]
-    wtl = (f'{o["wins"]} / {o["ties"]} / {o["losses"]}' if 'wins' in o
-           else '-')
-    p = f'{o["wilcoxon_p"]:.3g}' if 'wilcoxon_p' in o else '-'
-    mean_acc = '-' if o['mean_accuracy'] is None else f'{o["mean_accuracy"]:.4f}'
-    rank = '-' if o['mean_rank'] is None else f'{o["mean_rank"]:.2f}'
-    lines.append(f'| {m} | {mean_acc} | {rank} | {wtl} | {p} |')
-  pairs = summary.get('vs_baseline', {})
-  if any(p['datasets'] > len(complete) for p in pairs.values()):
-    lines += ['', 'Each method against the baseline on every dataset both '
-              'have:', '',
-              '| method | datasets | mean accuracy | baseline on them | '
-              'wins / ties / losses | Wilcoxon p | worst difference |',
-              '|---|---|---|---|---|---|---|']
-    for m, o in pairs.items():
-      if not o['datasets']:
-        continue
-      lines.append(
-          f'| {m} | {o["datasets"]} | {o["mean_accuracy"]:.4f} | '
-          f'{o["baseline_mean_accuracy"]:.4f} | {o["wins"]} / {o["ties"]} / '
-          f'{o["losses"]} | {o["wilcoxon_p"]:.3g} | '
-          f'{100 * o["worst_difference"]:+.2f} points |')
-  differences = {m: o for m, o in pairs.items()
-                 if o['difference']['ci'] is not None}
-  if differences:
-    lines += ['', 'How closely the datasets pin each difference down '
-              '(accuracy points, method minus baseline, over the datasets '
-              'both have): a 95% t interval over datasets and its standard '
-              'error; the standard error that seed noise alone gives the '
-              'mean difference (from each dataset\'s paired differences '
-              'over seeds: near the first, more seeds would narrow the '
-              'interval; well below it, only more datasets would); the '
-              'smallest true difference a paired t test over these '
-              'datasets finds with 80% power at 0.05; how much the true '
-              'difference varies between datasets beyond seed noise (a '
-              'standard deviation: what a per-dataset choice could find); '
-              'and whether each dataset\'s difference repeats on other '
-              'seeds (Spearman r between the first and second half of the '
-              'seeds, over the datasets).', '',
-              '| method | datasets | mean difference | 95% interval | SE | '
-              'seed noise (SE) | detectable | between datasets (sd) | '
-              'split-half r (p) |', '|---|---|---|---|---|---|---|---|---|']
-    points = lambda v: '-' if v is None else f'{100 * v:.2f}'
-    halves = lambda v: '-' if v is None else f'{v["r"]:+.2f} ({v["p"]:.2g})'
-    for m, o in differences.items():
-      diff = o['difference']
-      lo, hi = diff['ci']
-      lines.append(
-          f'| {m} | {o["datasets"]} | {100 * diff["mean"]:+.2f} | '
-          f'[{100 * lo:+.2f}, {100 * hi:+.2f}] | {points(diff["se"])} | '
-          f'{points(diff["seed_noise"])} | {points(diff["detectable"])} | '
-          f'{points(diff["between_datasets"])} | {halves(diff["split_half"])} '
-          '|')
-  foretold = [(a, c, o) for a, per in
-              summary.get('auto_cross_validation', {}).items()
-              for c, o in per.items()]
-  if foretold:
-    lines += ['', 'How well auto\'s cross-validation on the training set '
-              'foretells the test: per dataset, the mean over seeds of a '
-              'candidate\'s cross-validated accuracy minus none\'s, '
-              'against the candidate\'s test accuracy minus the '
-              'baseline\'s. Ties: datasets where the folds score both the '
-              'same. Spearman: the rank correlation of the two over the '
-              'datasets. One series: the median share of one training '
-              'series in a cross-validated score, the finest step it can '
-              'take.', '',
-              '| auto | candidate | datasets | ties | Spearman r (p) | '
-              'one series (points) |', '|---|---|---|---|---|---|']
-    for a, c, o in foretold:
-      rho = ('-' if o['spearman'] is None else
-             f'{o["spearman"]["r"]:+.2f} ({o["spearman"]["p"]:.2g})')
-      lines.append(f'| {a} | {c} | {o["datasets"]} | {o["cv_ties"]} | '
-                   f'{rho} | {100 * o["one_series"]:.1f} |')
-  cd = summary.get('critical_difference')
-  if cd is not None and np.isfinite(cd):
-    lines += ['', f'Mean ranks closer than {cd:.2f} (Nemenyi critical '
-              f'difference at 0.05 for {len(labels)} methods on '
-              f'{len(complete)} datasets) are not distinguishable.']
-  if summary.get('anchor_means'):
-    lines += ['', 'Published accuracies against ours, each over the '
-              'datasets both have (mean accuracy):', '',
-              '| published column | datasets | published | '
-              + ' | '.join(labels) + ' |', '|---|---|---|'
-              + '---|' * len(labels)]
-    for c, a in summary['anchor_means'].items():
-      if not a['datasets']:
-        continue
-      lines.append(f'| {c} | {a["datasets"]} | {a["published"]:.4f} | '
-                   + ' | '.join(f'{a["ours"][m]:.4f}' for m in labels)
-                   + ' |')
-  if chosen:
-    lines += ['', f'`{CHOSEN}`: per dataset, the setting with the best mean '
-              'validation accuracy: ' + ', '.join(
-                  f'{d}: {label}' for d, label in sorted(chosen.items()))
-              + '.']
-  mixed = summary.get('mixed_machines')
-  if mixed:
-    lines += ['', '**Rows of one dataset ran on different machines** (the '
-              "`machine` in the rows' `details`): "
-              + '; '.join(f'{d}: {" and ".join(m)}' for d, m in mixed.items())
-              + '. Rounding differs between machines and moves training '
-              "runs, so these datasets' differences mix in the machines' "
-              "difference. Rerun their arms on one machine, or, for auto, "
-              'summarise with --auto_by_choice.']
-  for label in summary.get('auto_by_choice', []):
-    lines += ['', f'`{label}`: per dataset and seed, the row of the arm '
-              f'that `{label[:-len(BY_CHOICE)]}` chose there (the '
-              "baseline's for none), which it trains exactly; so it is "
-              'compared with the baseline on the rows where both arms ran.']
-    a = summary.get('auto_by_choice_agreement', {}).get(label)
-    if a:
-      lines[-1] += (f' Its own rows equal those on {a["equal"]} of '
-                    f'{a["seeds"]} seeds; per seed they differ by a median '
-                    f'{100 * a["median_difference"]:.2f} points, at most '
-                    f'{100 * a["max_difference"]:.2f}.')
-  return '\n'.join(lines) + '\n'
-
-
-def plot_scatter(path, summary):
-  labels = summary['methods']
-  complete = summary['complete_datasets']
-  per = summary['per_dataset']
-  fig, ax = plotting.figure(figsize=(5.5, 5.5), dpi=120)
-  baseline = [per[d][BASELINE]['mean'] for d in complete]
-  values = list(baseline)
-  for m in labels:
-    if m == BASELINE:
-      continue
-    ys = [per[d][m]['mean'] for d in complete]
-    o = summary['overall'][m]
-    ax.scatter(baseline, ys, s=24, alpha=0.8,
-               label=f'{m} (W/T/L {o["wins"]}/{o["ties"]}/{o["losses"]})')
-    values += ys
-  low = max(0.0, min(values) - 0.05)
-  ax.plot([low, 1.0], [low, 1.0], color='black', linewidth=1)
-  ax.set_xlim(low, 1.0)
-  ax.set_ylim(low, 1.0)
-  ax.set_aspect('equal')
-  ax.set_xlabel('baseline accuracy')
-  ax.set_ylabel('augmented accuracy')
-  ax.set_title('One point per dataset; above the line: augmentation helps',
-               fontsize=9)
-  ax.legend(loc='lower right', fontsize=7)
-  fig.tight_layout()
-  return plotting.save(fig, path)
-
-
-def critical_difference(num_methods, num_datasets, alpha=0.05):
-  """Nemenyi's critical difference of mean ranks (Demsar 2006): two methods
-  whose mean ranks differ by less are not distinguishable at `alpha`."""
-  if num_methods < 2 or num_datasets < 1:
-    return float('nan')
-  q = stats.studentized_range.ppf(1 - alpha, num_methods, np.inf) / np.sqrt(2)
-  return float(q * np.sqrt(num_methods * (num_methods + 1)
-                            / (6.0 * num_datasets)))
-
-
-def plot_ranks(path, summary):
-  """Mean ranks on one axis (1 = best, on the left), critical-difference
-  style: the bar on top spans Nemenyi's critical difference at 0.05, and
-  methods within it of each other are not distinguishable on these
-  datasets."""
-  labels = summary['methods']
-  ranks = {m: summary['overall'][m]['mean_rank'] for m in labels}
-  order = sorted(labels, key=lambda m: ranks[m])
-  cd = summary['critical_difference']
-  k = len(labels)
-  half = (k + 1) // 2  # the best half labelled on the left, the rest right
-  fig, ax = plotting.figure(figsize=(7.5, 1.0 + 0.3 * half), dpi=120)
-  ax.set_xlim(1, k)
-  ax.set_ylim(-(half + 0.6), 1.6)
-  ax.axhline(0, color='black', linewidth=1)
-  for r in range(1, k + 1):
-    ax.plot([r, r], [0, 0.15], color='black', linewidth=1)
-    ax.text(r, 0.3, str(r), ha='center', fontsize=8)
-  for i, m in enumerate(order):
-    y = -(i + 1) if i < half else -(k - i)
-    left = i < half
-    end = 1 if left else k
-    ax.plot([ranks[m], ranks[m], end], [0, y, y], color='C0', linewidth=1)
-    ax.text(end + (-0.05 if left else 0.05), y,
-            f'{m} ({ranks[m]:.2f})', ha='right' if left else 'left',
-            va='center', fontsize=7)
-  if np.isfinite(cd):
-    ax.plot([1, 1 + cd], [1.1, 1.1], color='C3', linewidth=2)
-    ax.text(1 + cd / 2, 1.25, f'CD = {cd:.2f} (Nemenyi, 0.05, '
-            f'{len(summary["complete_datasets"])} datasets)', ha='center',
-            fontsize=7, color='C3')
-  ax.axis('off')
-  fig.tight_layout()
-  return plotting.save(fig, path)
-
-
-def plot_bars(path, summary):
-  labels = summary['methods']
-  datasets = summary['datasets']
-  per = summary['per_dataset']
-  width = 0.8 / len(labels)
-  fig, ax = plotting.figure(
-      figsize=(max(6.0, 0.55 * len(datasets) * max(2, len(labels)) / 2), 4),
-      dpi=120)
-  x = np.arange(len(datasets))
-  lows = []
-  for j, m in enumerate(labels):
-    means = [per[d][m]['mean'] if m in per[d] else np.nan for d in datasets]
-    stds = [per[d][m]['std'] if m in per[d] else 0.0 for d in datasets]
-    ax.bar(x + (j - (len(labels) - 1) / 2) * width, means, width, yerr=stds,
-           capsize=2, label=m)
-    lows += [v for v in means if not np.isnan(v)]
-  ax.set_xticks(x, datasets, rotation=60, ha='right', fontsize=7)
-  ax.set_ylim(max(0.0, min(lows) - 0.1), 1.0)
-  ax.set_ylabel(f'accuracy ({"/".join(summary["evaluated_on"])}), '
-                'mean ± std over seeds')
-  ax.legend(fontsize=7, loc='lower left')
-  fig.tight_layout()
-  return plotting.save(fig, path)
-
-
 def select_methods(df, methods):
   """The rows of the methods labelled `methods` (as the tables label
   them), in that order of preference; an unknown label is an error."""
@@ -805,16 +512,60 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),
                  json=os.path.join(out_dir, 'summary.json'),
-                 bars=plot_bars(os.path.join(out_dir, 'bars.png'), summary))
+                 bars=plots.plot_bars(os.path.join(out_dir, 'bars.png'),
+                                      summary))
   if BASELINE in summary['methods'] and len(summary['methods']) > 1 and \
       summary['complete_datasets']:
-    written['scatter'] = plot_scatter(os.path.join(out_dir, 'scatter.png'),
-                                      summary)
-  if len(summary['methods']) > 1 and summary['complete_datasets']:
-    written['ranks'] = plot_ranks(os.path.join(out_dir, 'ranks.png'),
-                                  summary)
-  files.atomic_write(written['markdown'], markdown(summary, chosen))
+    written['scatter'] = plots.plot_scatter(
+        os.path.join(out_dir, 'scatter.png'), summary)
+  run = [m for m in summary['methods'] if not is_derived(m)]
+  if len(run) > 1 and summary['complete_datasets']:
+    written['ranks'] = plots.plot_ranks(os.path.join(out_dir, 'ranks.png'),
+                                        summary)
+  files.atomic_write(written['markdown'], tables.markdown(summary, chosen))
   files.atomic_write(written['json'], json.dumps(summary, indent=2) + '\n')
+  return written
+
+
+def read_registry(path):
+  """A registry of summaries: {out folder: {csvs: [...], and optional
+  anchors, select_on, methods, auto_by_choice}}, paths relative to the
+  registry's folder; anchors under REFERENCE/ are read from the
+  reference folder."""
+  try:
+    with open(path) as f:
+      registry = json.load(f)
+  except (OSError, ValueError) as e:
+    raise results_lib.ResultsError(f'Cannot read the registry {path} ({e}).'
+                                   ) from None
+  if not isinstance(registry, dict) or not all(
+      isinstance(v, dict) and v.get('csvs') for v in registry.values()):
+    raise results_lib.ResultsError(
+        f'{path} is not a registry of summaries: expected {{"folder": '
+        '{"csvs": [...], ...}, ...}.')
+  return registry
+
+
+def write_registry(path, reference_dir, out_root=None, only=None):
+  """Writes every summary the registry at `path` lists (or those in
+  `only`), from its CSVs, under out_root (default: the registry's
+  folder). Returns {name: written paths}."""
+  root = os.path.dirname(os.path.abspath(path))
+  out_root = out_root or root
+  written = {}
+  for name, entry in read_registry(path).items():
+    if only is not None and name not in only:
+      continue
+    here = lambda p: os.path.join(root, p)
+    anchors = entry.get('anchors')
+    if anchors and anchors.startswith('REFERENCE/'):
+      anchors = os.path.join(reference_dir, anchors[len('REFERENCE/'):])
+    written[name] = write_summary(
+        [here(c) for c in entry['csvs']], os.path.join(out_root, name),
+        anchors=anchors,
+        select_on=here(entry['select_on']) if entry.get('select_on') else None,
+        methods=configuration.split_top_level(entry.get('methods', '')),
+        auto_by_choice=bool(entry.get('auto_by_choice')))
   return written
 
 
@@ -836,12 +587,26 @@ _AUTO_BY_CHOICE = flags.DEFINE_bool(
     'choices": per dataset and seed, the row of the arm it chose (auto '
     'trains that arm exactly), so that rows run later on another machine '
     'are not compared with the baseline.')
+_REGISTRY = flags.DEFINE_string(
+    'registry', None, 'Write again every summary this registry lists (e.g. '
+    'benchmarks/results/summaries.json), from its CSVs; no CSV arguments.')
+_REFERENCE = flags.DEFINE_string(
+    'reference_dir', '../shared/reference', 'With --registry: the folder '
+    'of the published accuracies its anchors name (REFERENCE/...).')
 _SELECT_ON = flags.DEFINE_string(
     'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
     'dataset, the augmentation setting best on validation.')
 
 
 def main(argv):
+  if _REGISTRY.value:
+    try:
+      written = write_registry(_REGISTRY.value, _REFERENCE.value, _OUT.value)
+    except (results_lib.ResultsError, OSError) as e:
+      raise SystemExit(f'error: {e}') from None
+    for name, paths in written.items():
+      print(f'{name}: {paths["markdown"]}')
+    return
   if len(argv) < 2:
     raise app.UsageError('Usage: python -m lstsaug_jax.experiments.summarize '
                          'RESULTS.csv [MORE.csv ...] [--anchors=...] '

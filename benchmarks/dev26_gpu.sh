@@ -6,4 +6,4 @@
 # Estimated from the H100 step times in benchmarks/results/h100-flops.json,
 # the whole sweep (26 datasets x 3 methods, 3 seeds vmapped, 1500 epochs of
 # about ten steps) needs several 450-second slices.
-CONFIG=configs/experiments/dev26.py exec bash "$(dirname "$0")/sweep_gpu.sh" "$@"
+CONFIG=configs/experiments/sweep.py:fawaz2019 exec bash "$(dirname "$0")/sweep_gpu.sh" "$@"

@@ -61,7 +61,7 @@ if [ "${DEV26_LIMIT:-120}" -gt 0 ]; then
   LIMIT=${DEV26_LIMIT:-120} DATA_DIR="$DATA_DIR" OUT="$OUT" bash benchmarks/dev26_gpu.sh
 fi
 if [ "${OTHER12_LIMIT:-0}" -gt 0 ]; then
-  CONFIG=configs/experiments/methods_other12.py LIMIT=$OTHER12_LIMIT \
+  CONFIG=configs/experiments/sweep.py:methods,other12 LIMIT=$OTHER12_LIMIT \
     RESUME=${OTHER12_RESUME:-} DATA_DIR="$DATA_DIR" OUT="$OUT" \
     bash benchmarks/sweep_gpu.sh \
     --config.sweep.augmentations="${OTHER12_METHODS:-('jitter(mode=online)','window_slice(mode=online)','magnitude_warp(mode=online)','window_slice')}"

@@ -2,7 +2,7 @@
 # A sweep config on a GPU, in slices of at most $LIMIT seconds (default
 # 450, so one call fits a device slot):
 #
-#   CONFIG=configs/experiments/methods_other12.py DATA_DIR=.gpudata \
+#   CONFIG=configs/experiments/sweep.py:methods,other12 DATA_DIR=.gpudata \
 #     OUT=/tmp/out bash benchmarks/sweep_gpu.sh
 #
 # The sweep appends a row per finished run to $OUT/NAME.csv (NAME: the
@@ -14,7 +14,7 @@
 # Extra arguments go to the sweep (e.g. --config.sweep.datasets=A,B).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-CONFIG=${CONFIG:-configs/experiments/dev26.py}
+CONFIG=${CONFIG:-configs/experiments/sweep.py:fawaz2019}
 NAME=$(basename "$CONFIG" .py)
 OUT=${OUT:-benchmarks/out}
 DATA_DIR=${DATA_DIR:-../shared/data}

@@ -1,6 +1,6 @@
 """How many programs a sweep compiles, with and without shape buckets.
 
-  python benchmarks/sweep_programs.py --config=configs/experiments/dev26.py \
+  python benchmarks/sweep_programs.py --config=configs/experiments/sweep.py:fawaz2019 \
       --data_dir=../shared/data --json=OUT.json
 
 Runs the sweep config once per --buckets setting, every stage at one epoch
@@ -31,12 +31,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from lstsaug_jax import files
 from lstsaug_jax import buckets
 from lstsaug_jax import data
-from lstsaug_jax import pipeline
+from lstsaug_jax import programs
 from lstsaug_jax import reporting
 from lstsaug_jax.experiments import results as results_lib
 from lstsaug_jax.experiments import runner
 
-_CONFIG = flags.DEFINE_string('config', 'configs/experiments/dev26.py',
+_CONFIG = flags.DEFINE_string('config', 'configs/experiments/sweep.py:fawaz2019',
                               'A sweep config file.')
 _DATA_DIR = flags.DEFINE_string('data_dir', '../shared/data',
                                 'Archive folder.')
@@ -95,7 +95,7 @@ def padded_work(config):
     dataset = data.load(c)
     n = dataset.x_train.shape[0]
     for size in (n, 2 * n):
-      batch = pipeline.classifier_plan(c, n, size).batch_size
+      batch = programs.classifier_plan(c, n, size).batch_size
       shapes = buckets.classifier_shapes(
           dataset.series_length, dataset.num_classes, batch, size,
           dataset.x_test.shape[0], c.eval_batch_size)

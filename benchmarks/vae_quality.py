@@ -22,18 +22,19 @@ import numpy as np
 
 import lstsaug_jax as lsa
 from lstsaug_jax import files
-from lstsaug_jax import configuration
-from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
 from lstsaug_jax import reporting
+from lstsaug_jax import specs
+from lstsaug_jax import stages
 
 sys.path.insert(0, '.')
-from configs.experiments import cpu_small  # pylint: disable=g-import-not-at-top,wrong-import-position
+from configs.experiments import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _DATA_DIR = flags.DEFINE_string('data_dir', 'data', 'Archive folder.')
-_DATASETS = flags.DEFINE_list('datasets', list(cpu_small.DATASETS),
+_DATASETS = flags.DEFINE_list('datasets', list(sweep.GROUPS['cpu_small']),
                               'Datasets.')
 _VARIANTS = flags.DEFINE_string('variants', 'default',
                                 "';'-separated variants of ','-separated "
@@ -42,16 +43,11 @@ _SEEDS = flags.DEFINE_integer('seeds', 1, 'Seeds per dataset.')
 _JSON = flags.DEFINE_string('json', None, 'Write the figures here.')
 
 
-class _Null:
-  def log(self, stage, record):
-    pass
-
-
 def overrides(variant):
   if variant.strip() in ('', 'default'):
     return {}
   out = {}
-  for part in configuration.split_top_level(variant):
+  for part in specs.split_top_level(variant):
     key, value = part.split('=')
     try:
       value = eval(value, {})  # pylint: disable=eval-used
@@ -72,12 +68,11 @@ def main(argv):
     for name in _DATASETS.value:
       config.dataset = name
       dataset = data.load(config)
-      vae = checkpoint.vae_for(config, dataset)
       seeds = [config.seed + k for k in range(_SEEDS.value)]
-      keys = pipeline.seed_keys(seeds)
-      params = pipeline.train_vae(config, vae, dataset.x_train,
-                                  dataset.y_train, keys['vae_init'],
-                                  keys['vae_train'], _Null(), seeds=seeds)
+      ctx = pipeline.context(config, dataset, reporting.NullLogger(), seeds,
+                             parallel.Placement())
+      vae = ctx.vae
+      params = stages.train_vae(ctx)
       quality = diagnostics.summary(diagnostics.vae_quality(
           vae, params, dataset.x_train, dataset.y_train, dataset.x_test,
           dataset.y_test))

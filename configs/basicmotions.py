@@ -5,7 +5,7 @@ Channels are normalised with the training set's statistics
 (normalisation='channel'); the classifiers train 100 epochs at batch 16
 with Adam 1e-3.
 
-  python -m lstsaug_jax.main --config=configs/basicmotions.py --config.data_dir=../shared/data
+  python -m lstsaug_jax.main --config=configs/basicmotions.py --config.data_dir=DATA_DIR
 """
 
 from lstsaug_jax import defaults

@@ -7,7 +7,7 @@ Channels are normalised with the training set's statistics
 coefficients' levels, which identify the speaker. The classifiers train 60
 epochs at batch 32 with Adam 1e-3 (about 3 minutes on 2 CPU cores).
 
-  python -m lstsaug_jax.main --config=configs/japanesevowels.py --config.data_dir=../shared/data
+  python -m lstsaug_jax.main --config=configs/japanesevowels.py --config.data_dir=DATA_DIR
 """
 
 from configs import basicmotions

@@ -11,6 +11,7 @@ matplotlib backend); the command lines set those.
 """
 
 import dataclasses
+import os
 from typing import Any
 
 import jax
@@ -27,7 +28,13 @@ from lstsaug_jax import diagnostics
 from lstsaug_jax import formats
 from lstsaug_jax import labels
 from lstsaug_jax import models
+from lstsaug_jax import ownership
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import preprocess
+from lstsaug_jax import reporting
+from lstsaug_jax import specs
+from lstsaug_jax import stages
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import DataError
 
@@ -45,7 +52,7 @@ def load_dataset(name, data_dir='data', **policies):
   if unknown:
     raise ConfigError(f'load_dataset has no policy {", ".join(unknown)}; '
                       f'the policies are {sorted(fields)}.')
-  options = data.Options(**dict(dict(download=True), **policies))
+  options = data.Options(**policies)
   return data.load_dataset(data_dir, name, options)
 
 
@@ -133,7 +140,7 @@ class TrainedVAE:
     meta = dict(self.metadata, classes=labels.encode(self.classes))
     params = jax.tree_util.tree_map(lambda a: np.asarray(a)[None],
                                     self.params)
-    with checkpoint.locked(path) as path:
+    with ownership.locked(path) as path:
       return checkpoint.save_vae(path, params, meta)
 
 
@@ -152,7 +159,7 @@ def _saved_classes(meta):
 def load_vae(path, seed_index=0):
   """A TrainedVAE from a checkpoint of the API or of the command line (the
   seed_index-th of its seeds)."""
-  with checkpoint.locked(path) as path:
+  with ownership.locked(path) as path:
     model, params, meta = checkpoint.restore_vae(path, None,
                                                  hint=checkpoint.API_HINT)
   seeds = meta['seeds']
@@ -163,14 +170,6 @@ def load_vae(path, seed_index=0):
   return TrainedVAE(model, jax.tree_util.tree_map(lambda a: a[seed_index],
                                                   params),
                     _saved_classes(meta), meta)
-
-
-class _History:
-  def __init__(self):
-    self.records = []
-
-  def log(self, stage, record):
-    self.records.append(dict(stage=stage, **record))
 
 
 def fit_vae(x, y, config=None, seed=0, name='arrays', **fields):
@@ -194,19 +193,18 @@ def fit_vae(x, y, config=None, seed=0, name='arrays', **fields):
   if len(classes) < 2:
     raise DataError(f'y has one class only ({classes[0]!r}); the VAE\'s '
                     'latent head needs at least two.')
-  data.check_not_constant(x, 'x')
+  preprocess.check_not_constant(x, 'x')
   dataset = data.Dataset(config.dataset, x, y_index, x, y_index,
                          tuple(labels.text(c) for c in classes))
   meta = checkpoint.vae_metadata(config, dataset, [config.seed])
-  model = checkpoint.build_vae(meta)
-  keys = pipeline.seed_keys([config.seed])
-  history = _History()
-  params = pipeline.train_vae(config, model, x, y_index, keys['vae_init'],
-                              keys['vae_train'], history, seeds=[config.seed])
-  (quality,) = diagnostics.vae_quality(model, params, x, y_index)
-  return TrainedVAE(model, jax.tree_util.tree_map(lambda a: np.asarray(a[0]),
-                                                  params),
-                    classes, meta, history.records, quality)
+  history = reporting.RecordingLogger()
+  ctx = pipeline.context(config, dataset, history,
+                         placement=parallel.Placement())
+  params = stages.train_vae(ctx)
+  (quality,) = diagnostics.vae_quality(ctx.vae, params, x, y_index)
+  return TrainedVAE(ctx.vae, jax.tree_util.tree_map(
+      lambda a: np.asarray(a[0]), params), classes, meta, history.history,
+                    quality)
 
 
 def _seed(seed):
@@ -256,7 +254,7 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
     probabilities (n', C) over `classes` (vae.classes, or the sorted
     labels of y). Every value is finite (else an AugmentationError).
   """
-  m = augment.generator(method, settings).method
+  m = specs.generator(method, settings).method
   x, two_d = _series(x)
   labels.check(y, len(x))
   if m.needs_vae:
@@ -288,14 +286,18 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
 
 
 def export(directory, x, y, name, split='TRAIN'):
-  """Writes (x, y) in the UCR layout: {directory}/{name}_{split}.tsv (label
-  first, tab separated) for one channel, .ts (the UEA format) for several;
-  returns the path. Readable by this project's loader, aeon, sktime."""
+  """Writes (x, y) where lsa.load_dataset(name, data_dir=directory) reads
+  it back: {directory}/{name}/{name}_{split}.tsv (label first, tab
+  separated) for one channel, .ts (the UEA format) for several; returns
+  the path. Write split='TEST' too for a dataset the loader can read.
+  Readable by aeon and sktime as well."""
   x, _ = _series(x)
   y = np.asarray(y)
   if y.ndim != 1 or len(y) != len(x):
     raise DataError(f'y must be one label per series; got shape {y.shape}.')
-  return formats.write_split(directory, data.file_name(name), split, x, y)
+  folder = data.file_name(name)
+  return formats.write_split(os.path.join(directory, folder), folder, split,
+                             x, y)
 
 
 def run(config=None, **fields):

@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from lstsaug_jax import augment
+from lstsaug_jax import specs
 from lstsaug_jax.errors import ConfigError
 
 DEFAULT_CANDIDATES = ('window_warp', 'latent_class')
@@ -35,7 +35,7 @@ class Auto:
 
   @property
   def augmentations(self):
-    return [augment.make_augmentation(c) for c in self.candidates]
+    return [specs.make_augmentation(c) for c in self.candidates]
 
   @property
   def needs_vae(self):
@@ -56,7 +56,7 @@ class Auto:
 
 def parse(spec):
   """'auto' or 'auto(candidates=(...), folds=3, margin=0.01)' -> Auto."""
-  name, settings = augment.parse_spec(spec)
+  name, settings = specs.parse_spec(spec)
   if name != 'auto':
     raise ConfigError(f'{spec!r} is not an auto spec.')
   known = {f.name for f in dataclasses.fields(Auto)}
@@ -78,10 +78,21 @@ def parse(spec):
       0 <= result.margin < 1):
     raise ConfigError(f'{spec!r}: margin={result.margin!r} must be in [0, 1).')
   for candidate in result.candidates:
-    if augment.parse_spec(candidate)[0] == 'auto':
+    if specs.parse_spec(candidate)[0] == 'auto':
       raise ConfigError(f'{spec!r}: auto cannot be its own candidate.')
-    augment.make_augmentation(candidate)  # a clear error if it is unknown
+    specs.make_augmentation(candidate)  # a clear error if it is unknown
   return result
+
+
+def parse_method(spec, latent_defaults=None):
+  """A method spec -> a specs.Augmentation, or an Auto for 'auto(...)'
+  (latent_defaults: a single run's noise and num_samples, which 'latent'
+  takes as its defaults)."""
+  name, _ = specs.parse_spec(spec)
+  if name == 'auto':
+    return parse(spec)
+  return specs.make_augmentation(
+      spec, latent_defaults if name == 'latent' else None)
 
 
 def folds(y, k, seed=0):

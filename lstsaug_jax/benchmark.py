@@ -27,9 +27,11 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
 
+from lstsaug_jax import cli
 from lstsaug_jax import files
 from lstsaug_jax import models
 from lstsaug_jax import reporting
+from lstsaug_jax import specs
 from lstsaug_jax import train
 
 _MODELS = flags.DEFINE_list('models', ['vae', 'resnet_lstsaug', 'resnet_wang'],
@@ -48,8 +50,7 @@ _E2E = flags.DEFINE_list('end_to_end_seeds', ['1'],
                          'num_seeds values ([] to skip).')
 _E2E_EPOCHS = flags.DEFINE_integer('end_to_end_epochs', 400,
                                    'Epochs of the end-to-end run.')
-_DATA_DIR = flags.DEFINE_string('data_dir', '../shared/data',
-                                'Folder holding UCRArchive_2018/GunPoint.')
+_DATA_DIR = cli.data_dir_flag()
 _MATMUL_N = flags.DEFINE_integer('matmul_n', 0,
                                  'Matmul size for the peak (0: by device).')
 _CONV_IMPL = flags.DEFINE_enum('conv_impl', 'auto', ['auto', 'matmul', 'xla'],
@@ -207,7 +208,6 @@ def online_epoch(method_name, n, length, batch, num_seeds=3,
   trains them), with `method_name` on the fly (share 0.5), or without
   augmentation when None. The VAE of latent methods has random weights:
   its cost does not depend on their values."""
-  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
   num_classes = 2
   x = jax.random.normal(jax.random.PRNGKey(0), (n, 1, length))
   labels = jnp.arange(n) % num_classes
@@ -220,7 +220,7 @@ def online_epoch(method_name, n, length, batch, num_seeds=3,
   states = train.init_states(model, tx, keys, lambda k: (x[:1],))
   online, aug_states = None, None
   if method_name:
-    aug = augment.make_augmentation(f'{method_name}(mode=online)')
+    aug = specs.make_augmentation(f'{method_name}(mode=online)')
     vae = models.VAE(series_length=length, num_classes=num_classes)
     vae_params = jax.vmap(lambda k: vae.init(k, x[:1], k)['params'])(keys)
     method = aug.method

@@ -24,6 +24,16 @@ CONFIG_HELP = ('configs/default.py lists every field with its default '
                '(README "Config fields").')
 
 
+def data_dir_flag():
+  """The --data_dir flag of the command lines that read datasets by name
+  (one definition, shared by those imported together)."""
+  if 'data_dir' in flags.FLAGS:
+    return flags.FlagHolder(flags.FLAGS, flags.FLAGS['data_dir'])
+  return flags.DEFINE_string(
+      'data_dir', 'data', 'The folder holding the datasets (the layouts of '
+      'docs/data.md); the config field data_dir of the same name.')
+
+
 def _fail(message):
   print(f'error: {message}', file=sys.stderr)
   sys.exit(2)

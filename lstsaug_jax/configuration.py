@@ -9,8 +9,11 @@ import difflib
 import math
 import numbers
 
+from lstsaug_jax import auto
 from lstsaug_jax import buckets
+from lstsaug_jax import loop
 from lstsaug_jax import models
+from lstsaug_jax import specs
 from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
 
@@ -54,6 +57,17 @@ def set_field(config, name, value):
         what + (f'; did you mean {close[0]!r}?' if close else '.')
         + ' lstsaug_jax/defaults.py lists every field with its default '
         '(README "Config fields").') from None
+
+
+def seeds(config):
+  """The seeds of a run: seed, seed + 1, ..., num_seeds of them."""
+  return [config.seed + k for k in range(config.num_seeds)]
+
+
+def evaluated_on(config):
+  """What the classifiers are scored on: 'validation' (a held-out part of
+  the training set) or 'test'."""
+  return 'validation' if config.validation_fraction else 'test'
 
 
 def _is_int(v):
@@ -183,9 +197,9 @@ RULES = {
     'classifier.min_steps': integer(0),
     'classifier.budget': one_of(('epochs', 'steps')),
     'augment.method': non_empty_text(),
-    'classifier.model_selection': one_of(train.MODEL_SELECTIONS),
+    'classifier.model_selection': one_of(loop.MODEL_SELECTIONS),
     'classifier.average_fraction': number(0, 1, low_open=True),
-    'classifier.average_batch_stats': one_of(train.BATCH_STATS),
+    'classifier.average_batch_stats': one_of(loop.BATCH_STATS),
     'classifier.plateau_factor': number(0, 1, low_open=True),
     'classifier.plateau_patience': integer(1),
     'classifier.min_learning_rate': number(0),
@@ -214,7 +228,7 @@ def problems(config, rules=None):
       found.append(f'{field}={value!r} must be finite')
   if isinstance(flat.get('augment.method'), str):
     try:
-      parse_method(config.augment.method)
+      auto.parse_method(config.augment.method)
     except ConfigError as e:
       found.append(f'augment.method: {e}')
   c = config.classifier
@@ -226,39 +240,12 @@ def problems(config, rules=None):
   return found
 
 
-def parse_method(spec, latent_defaults=None):
-  """A method spec -> an augment.Augmentation, or an auto.Auto for 'auto'."""
-  # pylint: disable=g-import-not-at-top
-  from lstsaug_jax import augment
-  from lstsaug_jax import auto
-  name, _ = augment.parse_spec(spec)
-  if name == 'auto':
-    return auto.parse(spec)
-  return augment.make_augmentation(
-      spec, latent_defaults if name == 'latent' else None)
-
-
 def validate(config):
   """Raises ConfigError naming every field that is out of range."""
   found = problems(config)
   if found:
     raise ConfigError('Invalid config: ' + '; '.join(found) + '. Fix these '
                       'fields (e.g. --config.FIELD=VALUE) and run again.')
-
-
-def split_top_level(text):
-  """'a, b(c=1, d=2)' -> ['a', 'b(c=1, d=2)']: commas outside brackets."""
-  parts, depth, current = [], 0, ''
-  for ch in text:
-    depth += ch in '(['
-    depth -= ch in ')]'
-    if ch == ',' and depth == 0:
-      parts.append(current)
-      current = ''
-    else:
-      current += ch
-  parts.append(current)
-  return [p.strip() for p in parts if p.strip()]
 
 
 def normalise(config):
@@ -270,9 +257,9 @@ def normalise(config):
   for field, value in flatten(config).items():
     if (isinstance(value, tuple) and value
         and all(isinstance(v, str) for v in value)
-        and any(len(split_top_level(v)) > 1 for v in value)):
+        and any(len(specs.split_top_level(v)) > 1 for v in value)):
       parts = tuple(p.strip('\'"') for v in value
-                    for p in split_top_level(v))
+                    for p in specs.split_top_level(v))
       *parents, leaf = field.split('.')
       target = config
       for p in parents:

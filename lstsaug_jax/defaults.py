@@ -166,26 +166,6 @@ def get_config():
   # 'auto' (see train.conv_plan), 'matmul' (models.Conv1D) or 'xla'.
   config.classifier.conv_impl = 'auto'
 
-  # Experiment sweeps (`python -m lstsaug_jax.experiments`): every dataset x
-  # method x seed (seeds seed .. seed+num_seeds-1, trained in one program).
-  config.sweep = ml_collections.ConfigDict()
-  config.sweep.datasets = ('GunPoint',)
-  config.sweep.baseline = True  # the classifier on the originals only
-  # The augmented methods, as specs (see augment.method; 'auto(...)' too).
-  config.sweep.augmentations = ('latent',)
-  # One row per finished run is appended here; a rerun skips rows present.
-  config.sweep.results_csv = 'results/experiments/sweep.csv'
-  # Write the summary (tables, statistics, plots) beside the CSV at the end.
-  config.sweep.summarize = True
-  # Published accuracies to print beside ours ('' : none), e.g.
-  # ../shared/reference/anchors_dev.csv.
-  config.sweep.anchors = ''
-  # Sweeps across machines that share a file system (a scheduler's job
-  # array runs one shard each): shard k of num_shards runs every
-  # num_shards-th dataset from the k-th, into its own CSV
-  # (results_csv with -shard{k}of{num_shards} before .csv); `summarize`
-  # reads them together.
-  config.sweep.shard = 0
-  config.sweep.num_shards = 1
+  # A sweep's fields (config.sweep) are in lstsaug_jax/experiments/defaults.py.
 
   return config

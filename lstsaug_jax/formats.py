@@ -159,11 +159,9 @@ def read_delimited(path, sep):
   return RawSplit(path, values[:, None, :], labels, np.array(lines))
 
 
-def read_ts(path):
-  """The sktime/aeon .ts format: @-headers, then one series per line, its
-  channels separated by ':' and the label last (`v1,v2,...:w1,w2,...:label`).
-  Univariate and multivariate (@univariate false, @dimensions D); series of
-  different lengths are padded with trailing NaN."""
+def _ts_sections(path):
+  """A .ts file's @-headers ({key: value}, keys lower-case) and its data
+  lines with their line numbers."""
   header, rows, line_numbers = {}, [], []
   in_data = False
   for number, line in enumerate(read_text(path).split('\n'), 1):
@@ -187,6 +185,11 @@ def read_ts(path):
     raise DataError(f'{path} has no @data line: not a .ts file, or truncated.')
   if not rows:
     raise DataError(f'{path} is empty: its @data section has no series.')
+  return header, rows, line_numbers
+
+
+def _ts_layout(path, header):
+  """(channels, the @classLabel list or an empty set) from the headers."""
   if header.get('timestamps', 'false').lower() == 'true':
     raise DataError(f'{path} has @timeStamps true: (time, value) pairs are '
                     'not supported; write the values only, evenly sampled.')
@@ -202,7 +205,11 @@ def read_ts(path):
   if not class_labels or class_labels[0].lower() != 'true':
     raise DataError(f'{path} has no class labels (@classLabel true ...); '
                     'classification needs them.')
-  allowed = set(class_labels[1:])
+  return channels, set(class_labels[1:])
+
+
+def _ts_series(path, rows, line_numbers, channels, allowed):
+  """Each data line as (channels' value cells, label)."""
   series, labels = [], []
   for number, row in zip(line_numbers, rows):
     parts = row.split(':')
@@ -224,14 +231,17 @@ def read_ts(path):
           'needs one length for all its channels.')
     series.append(values)
     labels.append(label)
-  lengths = [len(s[0]) for s in series]
-  width = max(lengths)
+  return series, labels
+
+
+def _check_ts_lengths(path, header, lengths, line_numbers):
   declared = header.get('serieslength')
   if declared is not None and not declared.strip().isdigit():
     raise DataError(
         f'{path}: the header says @seriesLength {declared!r}, which is not a '
         'whole number. Write the length as digits (e.g. @seriesLength 128), '
         'or remove the line.')
+  width = max(lengths)
   equal = header.get('equallength', '').lower() == 'true'
   expected = int(declared) if (equal and declared) else (width if equal
                                                          else None)
@@ -242,6 +252,19 @@ def read_ts(path):
         'header says @equalLength true'
         + (f' and @seriesLength {declared}.' if declared else
            f' and line {line_numbers[lengths.index(width)]} has {width}.'))
+
+
+def read_ts(path):
+  """The sktime/aeon .ts format: @-headers, then one series per line, its
+  channels separated by ':' and the label last (`v1,v2,...:w1,w2,...:label`).
+  Univariate and multivariate (@univariate false, @dimensions D); series of
+  different lengths are padded with trailing NaN."""
+  header, rows, line_numbers = _ts_sections(path)
+  channels, allowed = _ts_layout(path, header)
+  series, labels = _ts_series(path, rows, line_numbers, channels, allowed)
+  lengths = [len(s[0]) for s in series]
+  _check_ts_lengths(path, header, lengths, line_numbers)
+  width = max(lengths)
   # Pad unequal lengths with trailing NaN, as the tsv archive does; cells
   # are (series x channel) rows of `width` values.
   cells = [[('nan' if v in ('?', '') else v) for v in channel]

@@ -41,6 +41,17 @@ class NullLogger:
     pass
 
 
+class RecordingLogger(NullLogger):
+  """A logger that keeps each record in memory (`history`), with its
+  stage: the Python API's training history."""
+
+  def __init__(self):
+    self.history = []
+
+  def log(self, stage, record):
+    self.history.append(dict(stage=stage, **record))
+
+
 class MetricsLogger:
   """Appends per-epoch records to metrics.jsonl, and to wandb if enabled.
 

@@ -86,8 +86,9 @@ os.environ['XLA_FLAGS'] = _cli.deterministic_xla_flags(USER_XLA_FLAGS)
 def tiny_config(tmp_path):
   """configs/tiny.py (generated CBF data: no files needed), writing under
   tmp_path."""
-  from configs import tiny
-  config = tiny.get_config()
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  # With the sweep's fields, so a test can sweep it too.
+  config = tiny.get_config('sweep')
   config.data_dir = str(tmp_path / 'data')
   config.results_dir = str(tmp_path / 'results')
   config.model_dir = str(tmp_path / 'checkpoints')
@@ -96,8 +97,8 @@ def tiny_config(tmp_path):
 
 def results_row(**fields):
   """A complete, valid results-CSV row; `fields` override the defaults."""
+  from lstsaug_jax import specs  # pylint: disable=g-import-not-at-top
   from lstsaug_jax.experiments import results  # pylint: disable=g-import-not-at-top
-  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
   row = {c: '' for c in results.COLUMNS}
   row.update(dataset='GunPoint', method='baseline', settings='', seed=42,
              accuracy=0.5, weighted_f1=0.5, evaluated_on='test',
@@ -107,7 +108,7 @@ def results_row(**fields):
              config_hash='h1', version='0')
   spec = fields.pop('spec', None)
   if spec:  # a method spec such as 'latent(noise=0.5)'
-    aug = augment.make_augmentation(spec)
+    aug = specs.make_augmentation(spec)
     row.update(method=aug.name, settings=aug.key)
   row.update(fields)
   assert set(row) == set(results.COLUMNS)

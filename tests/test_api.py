@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import lstsaug_jax as lsa
-from lstsaug_jax import data
 from lstsaug_jax import formats
 from lstsaug_jax import pipeline
 from lstsaug_jax.errors import ConfigError
@@ -39,7 +38,7 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch):
   assert x_new.shape == (60, 1, 128) and len(y_new) == 60
   assert set(y_new) <= set(d.class_names)
   # The exported file reads back, with the project's own loader.
-  raw = formats.read_split(os.path.join('synthetic', 'cbf_TRAIN.tsv'))
+  raw = formats.read_split(os.path.join('synthetic', 'cbf', 'cbf_TRAIN.tsv'))
   np.testing.assert_allclose(raw.values, x_new, rtol=1e-6, atol=1e-6)
   assert list(raw.labels) == list(y_new)
 
@@ -165,18 +164,19 @@ def test_the_command_line_exports_its_synthetic_series(tiny_config):
   assert vae.series_length == 128 and list(vae.classes) == list(names)
 
 
-def test_multivariate_export_reads_back_as_ts(tmp_path):
-  x, y = toy(channels=3)
-  path = lsa.export(str(tmp_path / 'Toy'), x, y, 'Toy')
-  assert path.endswith('Toy_TRAIN.ts')
-  raw = formats.read_split(path)
-  np.testing.assert_allclose(raw.values, x, rtol=1e-6, atol=1e-6)
-  # With a TEST file beside it, it loads by name like any dataset.
-  lsa.export(str(tmp_path / 'Toy'), x[:6], y[:6], 'Toy', split='TEST')
-  d = data.load_dataset(str(tmp_path), 'Toy', data.Options(normalisation='none'))
-  assert d.x_train.shape == (12, 3, 16) and d.class_names == ('down', 'flat',
-                                                              'up')
+@pytest.mark.parametrize('channels', [1, 3])
+def test_what_export_writes_load_dataset_reads(tmp_path, channels):
+  x, y = toy(channels=channels)
+  path = lsa.export(str(tmp_path), x, y, 'Toy')
+  assert path == str(tmp_path / 'Toy' / ('Toy_TRAIN.tsv' if channels == 1
+                                         else 'Toy_TRAIN.ts'))
+  lsa.export(str(tmp_path), x[:6], y[:6], 'Toy', split='TEST')
+  d = lsa.load_dataset('Toy', data_dir=str(tmp_path), normalisation='none')
+  assert d.x_train.shape == (12, channels, 16)
+  assert d.class_names == ('down', 'flat', 'up')
+  np.testing.assert_allclose(d.x_train, x, rtol=1e-6, atol=1e-6)
   np.testing.assert_allclose(d.x_test, x[:6], rtol=1e-6, atol=1e-6)
+  np.testing.assert_array_equal(np.array(d.class_names)[d.y_train], y)
 
 
 def test_a_multivariate_archive_dataset_end_to_end(tiny_config, shared_data):

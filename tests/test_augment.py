@@ -6,6 +6,7 @@ import pytest
 
 from lstsaug_jax import augment
 from lstsaug_jax import models
+from lstsaug_jax import specs
 from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
 
@@ -278,41 +279,41 @@ def test_an_online_epoch_trains_on_fresh_synthetic_series():
 def test_label_filter_is_a_fixed_set_setting_and_old_keys_still_match():
   # The CSV key of every method at its defaults is what it was before
   # label_filter existed, so earlier sweeps' rows resume and summarise.
-  assert augment.make_augmentation('latent').key == (
+  assert specs.make_augmentation('latent').key == (
       "mode='fixed';noise=0.1;num_samples=1;share=0.5;weight=1.0")
-  aug = augment.make_augmentation('latent(label_filter=baseline)')
+  aug = specs.make_augmentation('latent(label_filter=baseline)')
   assert aug.label_filter == 'baseline'
   assert "label_filter='baseline'" in aug.key
   assert aug.label == "latent(label_filter='baseline')"
   with pytest.raises(ConfigError, match="mode='fixed'"):
-    augment.make_augmentation('jitter(label_filter=baseline, mode=online)')
+    specs.make_augmentation('jitter(label_filter=baseline, mode=online)')
   with pytest.raises(ConfigError, match='label_filter'):
-    augment.make_augmentation('jitter(label_filter=vae)')
+    specs.make_augmentation('jitter(label_filter=vae)')
 
 
 def test_a_zero_weight_is_refused_as_the_baseline_in_disguise():
   # With weight 0 no synthetic series counts, so the run is the baseline
   # and synthetic_accepted (the share of weights > 0) would read 0.
   with pytest.raises(ConfigError, match=r'weight=0.0 must be > 0.*baseline'):
-    augment.make_augmentation('jitter(weight=0)')
+    specs.make_augmentation('jitter(weight=0)')
   with pytest.raises(ConfigError, match='weight=-1.0'):
-    augment.make_augmentation('latent(weight=-1, mode=online)')
-  assert augment.make_augmentation('jitter(weight=0.25)').weight == 0.25
+    specs.make_augmentation('latent(weight=-1, mode=online)')
+  assert specs.make_augmentation('jitter(weight=0.25)').weight == 0.25
 
 
 def test_specs_parse_name_settings_and_training():
-  aug = augment.make_augmentation(
+  aug = specs.make_augmentation(
       "latent_class(alpha=2, density=gaussian, mode=online, share=0.25)")
   assert aug.name == 'latent_class' and aug.online and aug.share == 0.25
   assert aug.method == augment.LatentClass(alpha=2.0, density='gaussian')
   assert aug.label == "latent_class(alpha=2, density='gaussian', " \
                       "mode='online', share=0.25)"
   # One spelling per setting: 2 and 2.0 are the same run.
-  assert aug.key == augment.make_augmentation(
+  assert aug.key == specs.make_augmentation(
       'latent_class(share=0.25, mode=online, density=gaussian, '
       'alpha=2.0)').key
-  warp = augment.make_augmentation('window_warp(scales=(0.25, 4.0))')
+  warp = specs.make_augmentation('window_warp(scales=(0.25, 4.0))')
   assert warp.method.settings == (('scales', (0.25, 4.0)),
                                   ('window_ratio', 0.1))
-  assert augment.make_augmentation('latent', dict(noise=0.3)).label == (
+  assert specs.make_augmentation('latent', dict(noise=0.3)).label == (
       'latent(noise=0.3)')

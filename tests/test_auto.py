@@ -9,7 +9,10 @@ import pytest
 
 from lstsaug_jax import auto
 from lstsaug_jax import data
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import reporting
+from lstsaug_jax import stages
 from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
@@ -73,12 +76,11 @@ def test_the_choice_never_reads_the_test_set(tiny_config, monkeypatch):
   tiny_config.classifier.num_epochs = 1
   dataset = data.load(tiny_config)
   choice = auto.parse("auto(candidates=('jitter(sigma=0.5)',), folds=2)")
-  keys = pipeline.seed_keys([42])
+  ctx = pipeline.context(tiny_config, dataset, reporting.NullLogger(), [42],
+                         parallel.Placement())
 
   def train_with(fold, aug, vae_params, stage):
-    scores, _ = pipeline.train_with(tiny_config, fold, aug, None, None, keys,
-                                    _Null(), stage,
-                                    pipeline.parallel.Placement(), [42])
+    scores, _ = stages.train_with(ctx.replace(dataset=fold), aug, None, stage)
     return scores['accuracy']
 
   with_test = auto.choose(choice, dataset, train_with)
@@ -86,11 +88,6 @@ def test_the_choice_never_reads_the_test_set(tiny_config, monkeypatch):
                                  y_test=_Unreadable())
   without_test = auto.choose(choice, poisoned, train_with)
   assert with_test[1] == without_test[1]
-
-
-class _Null:
-  def log(self, stage, record):
-    pass
 
 
 class _Unreadable:

@@ -6,10 +6,12 @@ import optax
 import pytest
 
 from lstsaug_jax import buckets
-from lstsaug_jax import checkpoint
 from lstsaug_jax import data
+from lstsaug_jax import loop
 from lstsaug_jax import models
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import stages
 from lstsaug_jax import train
 
 
@@ -88,13 +90,13 @@ class _Losses:
 
 def _train(config, dataset, setting, x=None, y=None, w=None):
   config.shape_buckets = setting
-  keys = pipeline.seed_keys([3, 4])
   x = dataset.x_train if x is None else x
   y = dataset.y_train if y is None else y
   logger = _Losses()
-  scores = pipeline.train_classifier(
-      config, dataset, x, y, keys['classifier_init'], keys['baseline_train'],
-      logger, 'baseline', w=w)
+  ctx = pipeline.context(config, dataset, logger, [3, 4],
+                         parallel.Placement())
+  scores = stages.train_classifier(ctx, x, y, 'baseline',
+                                   ctx.keys['baseline_train'], w=w)
   return dict(scores, losses=logger.losses)
 
 
@@ -178,7 +180,7 @@ def test_a_padded_run_is_the_unpadded_run(tiny_config):
   rng = np.random.default_rng(1)
   x = np.stack([np.concatenate([dataset.x_train, dataset.x_train + rng.normal(
       scale=0.1, size=dataset.x_train.shape)]).astype(np.float32)] * 2)
-  y = np.stack([pipeline.one_hot(np.tile(dataset.y_train, 2), 2)] * 2)
+  y = np.stack([stages.one_hot(np.tile(dataset.y_train, 2), 2)] * 2)
   y[:, -1] = [0.3, 0.7]  # a soft label
   w = np.ones((2, 20), np.float32)
   w[:, 12] = 0.0
@@ -198,20 +200,19 @@ def test_datasets_of_a_bucket_share_one_epoch_program(tiny_config):
   _train(tiny_config, _dataset(30, 40, 2), 'on')  # batch 7: 8 rows, 5 -> 8
   jitted = list(train._PADDED_EPOCHS.values())
   assert len(jitted) == 1 and jitted[0]._cache_size() == 1
-  predictions = train._classifier_predictions._cache_size()
+  predictions = loop._classifier_predictions._cache_size()
   _train(tiny_config, _dataset(31, 61, 5, num_test=9), 'on')  # the same
   assert list(train._PADDED_EPOCHS.values()) == jitted
   assert jitted[0]._cache_size() == 1
-  assert train._classifier_predictions._cache_size() == predictions
+  assert loop._classifier_predictions._cache_size() == predictions
 
 
 def _train_vae(config, dataset, setting):
   config.shape_buckets = setting
-  keys = pipeline.seed_keys([3, 4])
-  vae = checkpoint.vae_for(config, dataset)
   logger = _Losses()
-  params = pipeline.train_vae(config, vae, dataset.x_train, dataset.y_train,
-                              keys['vae_init'], keys['vae_train'], logger)
+  ctx = pipeline.context(config, dataset, logger, [3, 4],
+                         parallel.Placement())
+  params = stages.train_vae(ctx)
   return jax.device_get(params), logger.losses
 
 

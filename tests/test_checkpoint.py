@@ -13,6 +13,7 @@ import pytest
 
 from lstsaug_jax import checkpoint
 from lstsaug_jax import data
+from lstsaug_jax import ownership
 from tests.conftest import ROOT
 
 
@@ -164,7 +165,7 @@ def test_a_save_never_replaces_what_is_not_ours(tiny_config, tmp_path):
   for target, kind in ((folder, 'a directory that is not a checkpoint'),
                        (a_file, 'a file')):
     with pytest.raises(checkpoint.CheckpointError, match=kind):
-      checkpoint.check_save_target(str(target))
+      ownership.check_save_target(str(target))
     with pytest.raises(checkpoint.CheckpointError, match='nothing there was'):
       checkpoint.save_vae(str(target), params, meta)
   assert (folder / 'chapter1.tex').read_text() == 'years of work'
@@ -372,11 +373,11 @@ def test_every_architecture_loads_through_both_paths(tiny_config, tmp_path,
 
 def test_the_lock_keeps_a_second_run_out_until_the_first_is_done(tmp_path):
   path = str(tmp_path / 'ckpt')
-  with checkpoint.locked(path):
+  with ownership.locked(path):
     with pytest.raises(checkpoint.CheckpointError,
                        match='being saved or read by another run'):
-      with checkpoint.locked(path):
+      with ownership.locked(path):
         pass
-  with checkpoint.locked(path):  # released
+  with ownership.locked(path):  # released
     pass
   assert os.listdir(tmp_path) == []

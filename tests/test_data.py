@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from lstsaug_jax import data
+from lstsaug_jax import preprocess
 from lstsaug_jax import synthetic
 from tests.conftest import SHARED_DATA
 from tests.conftest import require_archive
@@ -171,7 +172,8 @@ def test_npz(tmp_path):
 
 def test_missing_dataset_error_names_paths_and_fix(tmp_path):
   with pytest.raises(data.DataError) as e:
-    data.load_dataset(str(tmp_path), 'GunPoint')
+    data.load_dataset(str(tmp_path), 'GunPoint',
+                      data.Options(download=False))
   message = str(e.value)
   assert os.path.join('UCRArchive_2018', 'GunPoint', 'GunPoint_TRAIN.tsv') in message
   assert 'Downloads are off' in message
@@ -259,12 +261,12 @@ def test_validation_split_holds_out_part_of_train_and_drops_test():
   other = load(validation_fraction=0.2, validation_seed=4)
   assert not np.array_equal(other.x_test, split.x_test)
   # A class with a single series stays in training.
-  keep, held_out = data.validation_indices(np.array([0, 0, 0, 1, 2]), 3, 0.5,
+  keep, held_out = preprocess.validation_indices(np.array([0, 0, 0, 1, 2]), 3, 0.5,
                                            0)
   assert [0, 0, 0, 1, 2][held_out[0]] == 0 and len(held_out) == 2
   assert sorted(np.array([0, 0, 0, 1, 2])[keep].tolist()) == [0, 1, 2]
   with pytest.raises(data.DataError, match='validation_fraction'):
-    data.validation_indices(full.y_train, 3, 1.0, 0)
+    preprocess.validation_indices(full.y_train, 3, 1.0, 0)
 
 
 def test_channel_statistics_never_include_the_validation_series():

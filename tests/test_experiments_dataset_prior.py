@@ -10,8 +10,8 @@ import pytest
 
 from lstsaug_jax import data
 from lstsaug_jax.experiments import dataset_prior
+from lstsaug_jax.experiments import loading
 from lstsaug_jax.experiments import results
-from lstsaug_jax.experiments import summarize
 from tests.conftest import ROOT
 from tests.conftest import results_row
 from tests.conftest import write_pair
@@ -126,7 +126,7 @@ def test_effects_pair_seeds_and_name_unknown_methods(tmp_path):
            for s, a in ((0, 0.9), (1, 0.6))]
   rows += [results_row(dataset='D2', seed=0, accuracy=0.5)]
   results.ResultsFile(path).append(rows)
-  df = summarize.load(str(path))
+  df = loading.load(str(path))
   # Seed 2 has no jitter row and D2 no jitter at all.
   assert dataset_prior.effects(df, 'jitter') == pytest.approx({'D1': 0.05})
   with pytest.raises(results.ResultsError, match="'baseline', 'jitter'"):

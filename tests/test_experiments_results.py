@@ -3,7 +3,8 @@
 import pytest
 
 from lstsaug_jax import defaults
-from lstsaug_jax import augment
+from lstsaug_jax import specs
+from lstsaug_jax.experiments import defaults as sweep_defaults
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
 from tests.conftest import results_row
@@ -25,7 +26,7 @@ def test_rows_round_trip_exactly(tmp_path):
   assert [float(r['accuracy']) for r in rows] == [1 / 3, 0.7, 2 / 3]
   again = results.ResultsFile(path)
   assert ('GunPoint', 'baseline', '', '43') in again
-  assert ('GunPoint', 'latent', augment.make_augmentation('latent').key,
+  assert ('GunPoint', 'latent', specs.make_augmentation('latent').key,
           '42') in again
   assert ('GunPoint', 'baseline', '', '44') not in again
   assert path.read_text().count('dataset,method') == 1  # one header
@@ -73,7 +74,7 @@ def test_a_ragged_row_names_its_line(tmp_path):
 
 
 def test_protocol_ignores_where_and_which_but_not_how():
-  config = defaults.get_config()
+  config = sweep_defaults.get_config()
   proto = results.protocol(config)
   assert 'classifier.learning_rate' in proto and 'num_epochs' in proto
   assert not any(k.startswith('sweep') or k in ('seed', 'dataset',
@@ -116,7 +117,7 @@ def test_a_first_version_csv_is_read_but_not_extended(tmp_path):
   rows = results.read_rows(str(path))
   assert [(r['method'], r['settings']) for r in rows] == [
       ('baseline', ''),
-      ('latent', augment.make_augmentation('latent(noise=0.5)').key)]
+      ('latent', specs.make_augmentation('latent(noise=0.5)').key)]
   table = results.ResultsFile(path)
   with pytest.raises(results.ResultsError, match='written by the first '
                      'version'):

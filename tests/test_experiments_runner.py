@@ -1,5 +1,6 @@
 """Sweeps: rows per run, resume after an interruption, configs, errors."""
 
+import glob
 import json
 import os
 import subprocess
@@ -7,26 +8,17 @@ import sys
 
 import pytest
 
-from configs.experiments import cpu_small
-from configs.experiments import cpu_small_noise
-from configs.experiments import cpu_small_validation
-from configs.experiments import dev26
-from configs.experiments import fawaz2019
-from configs.experiments import methods
-from configs.experiments import methods_average
-from configs.experiments import methods_average_other12
-from configs.experiments import methods_contrastive
-from configs.experiments import methods_final
-from configs.experiments import methods_final_other12
-from configs.experiments import methods_other12
-from lstsaug_jax import pipeline
+from configs.experiments import sweep as sweeps
+from lstsaug_jax import data
+from lstsaug_jax import programs
 from lstsaug_jax import reporting
+from lstsaug_jax import stages
+from lstsaug_jax.errors import DataError
+from lstsaug_jax.experiments import loading
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import runner
 from tests.conftest import ROOT
 from tests.conftest import results_row
-from lstsaug_jax import data
-from lstsaug_jax.errors import DataError
 
 TIMING = ('wall_time_s', 'vae_wall_time_s')
 
@@ -62,26 +54,26 @@ def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
   # The second sweep is stopped by Ctrl-C while its augmented classifier
   # trains, after the baseline rows and the VAE checkpoint are written.
   config.sweep.results_csv = str(tmp_path / 'resumed.csv')
-  train_classifier = pipeline.train_classifier
+  train_classifier = stages.train_classifier
   def interrupt_augmented(*args, **kwargs):
-    if args[7] != 'baseline':  # the stage
+    if args[3] != 'baseline':  # the stage
       raise KeyboardInterrupt
     return train_classifier(*args, **kwargs)
-  monkeypatch.setattr(pipeline, 'train_classifier', interrupt_augmented)
+  monkeypatch.setattr(stages, 'train_classifier', interrupt_augmented)
   with pytest.raises(KeyboardInterrupt):
     runner.run_sweep(config)
   assert len(results.read_rows(config.sweep.results_csv)) == 2
-  monkeypatch.setattr(pipeline, 'train_classifier', train_classifier)
+  monkeypatch.setattr(stages, 'train_classifier', train_classifier)
   # Resuming restores the VAE instead of training it, and redoes only the
   # augmented runs.
   def no_vae_training(*args, **kwargs):
     raise AssertionError('the VAE was trained again')
-  monkeypatch.setattr(pipeline, 'train_vae', no_vae_training)
+  monkeypatch.setattr(stages, 'train_vae', no_vae_training)
   runner.run_sweep(config)
   resumed = results.read_rows(config.sweep.results_csv)
   assert without_timing(resumed) == without_timing(whole)
   # A finished sweep run again does nothing.
-  monkeypatch.setattr(pipeline, 'train_classifier', interrupt_augmented)
+  monkeypatch.setattr(stages, 'train_classifier', interrupt_augmented)
   runner.run_sweep(config)
   assert len(results.read_rows(config.sweep.results_csv)) == 4
 
@@ -134,67 +126,94 @@ def test_a_missing_dataset_stops_the_sweep_before_any_training(tiny_config,
   assert results.read_rows(str(tmp_path / 'r.csv')) == []
 
 
-def test_shipped_sweep_configs():
-  for module in (fawaz2019, cpu_small, cpu_small_noise, cpu_small_validation,
-                 dev26, methods, methods_average, methods_average_other12,
-                 methods_contrastive, methods_final, methods_final_other12,
-                 methods_other12):
-    config = module.get_config()
-    runner.validate_sweep(config)
-    for name in config.sweep.datasets:
-      assert name in data.archive_names()
-  assert len(dev26.get_config().sweep.datasets) == 26
-  assert len(cpu_small.get_config().sweep.datasets) >= 12
-  # The noise configs extend cpu_small's rows: one protocol, one CSV.
-  small, noise = cpu_small.get_config(), cpu_small_noise.get_config()
-  assert noise.sweep.results_csv == small.sweep.results_csv
-  assert (results.config_hash(results.protocol(noise))
-          == results.config_hash(results.protocol(small)))
-  validation = cpu_small_validation.get_config()
-  assert validation.validation_fraction > 0
-  assert validation.sweep.results_csv != small.sweep.results_csv
-  config = fawaz2019.get_config()
+def sweep(arg):
+  return sweeps.get_config(arg)
+
+
+def test_every_protocol_of_the_committed_results_is_a_named_entry():
+  """Each protocol hash of the committed CSVs is what a named entry of the
+  sweep config gives (so the committed CSVs still resume), and every
+  named entry validates."""
+  committed = {}
+  for path in glob.glob(os.path.join(ROOT, 'benchmarks', 'results', '**',
+                                     '*.protocol.json'), recursive=True):
+    with open(path) as f:
+      committed.update(json.load(f))
+  names = {results.config_hash(results.protocol(sweep(name))): name
+           for name in sweeps.PROTOCOLS}
+  # The first version's CSVs (cpu_small) ran with fields that no longer
+  # exist (znormalise); every later protocol is named.
+  later = {h for h, p in committed.items() if 'znormalise' not in p}
+  missing = sorted(later - set(names))
+  assert not missing, f'protocols without a name: {missing}'
+  assert names['2689fc6da945'] == 'methods'
+  assert names['e40e170dd1f9'] == 'methods_final'
+  assert names['6d730fa414fc'] == 'methods_average'
+  for name in sweeps.PROTOCOLS:
+    runner.validate_sweep(sweep(name))
+
+
+def test_the_config_string_chooses_groups_seeds_methods_and_the_csv():
+  assert len(sweep('fawaz2019').sweep.datasets) == 26
+  other = sweep('methods,other12')
+  assert other.sweep.results_csv == 'results/experiments/methods_other12.csv'
+  assert len(other.sweep.datasets) == 12 and not set(
+      other.sweep.datasets) & set(sweep('methods').sweep.datasets)
+  assert set(other.sweep.datasets) | set(sweep('methods').sweep.datasets) == (
+      set(sweep('fawaz2019').sweep.datasets))
+  late = sweep('methods_average,seeds45,other12')
+  assert late.seed == 45 and late.sweep.results_csv == (
+      'results/experiments/methods_average_other12_seeds45.csv')
+  classic = sweep('methods,other12,classic')
+  assert classic.sweep.results_csv == other.sweep.results_csv
+  assert classic.sweep.augmentations == sweeps.CLASSIC
+  assert results.protocol(classic) == results.protocol(other)
+  for name in sweep('fawaz2019').sweep.datasets:
+    assert name in data.archive_names()
+  with pytest.raises(ValueError, match='not a sweep protocol'):
+    sweep('nope')
+  with pytest.raises(ValueError, match='is not a dataset group'):
+    sweep('methods,other13')
+
+
+def test_the_protocols_train_as_their_docstrings_say():
+  config = sweep('fawaz2019')
   # Fawaz et al.: mini-batches of min(n_train / 10, 64), at least one.
-  plan = lambda n: pipeline.classifier_plan(config, n)
+  plan = lambda n: programs.classifier_plan(config, n)
   assert (plan(20).num_epochs, plan(20).batch_size) == (1500, 2)
   assert (plan(9).num_epochs, plan(9).batch_size) == (1500, 1)
   assert (plan(2000).num_epochs, plan(2000).batch_size) == (1500, 64)
   assert config.classifier.model_selection == 'min_train_loss'
-  # Issue 9's comparison: a batch floor of 8 and the baseline's steps.
-  config = methods.get_config()
-  plan = lambda n, m=None: pipeline.classifier_plan(config, n, m)
+  # methods: a batch floor of 8 and the baseline's steps.
+  config = sweep('methods')
+  plan = lambda n, m=None: programs.classifier_plan(config, n, m)
   assert (plan(20).batch_size, plan(20).steps) == (8, 300)
   assert plan(20, 40).steps == 300 and plan(20, 40).batch_size == 8
   assert plan(300).batch_size == 30 and plan(300).steps == 400
   # The contrastive sweep differs in VAE fields alone, so summarize reads
-  # its CSV beside methods.csv; the other 12 are cpu_small's complement.
-  a = results.protocol(methods.get_config())
-  b = results.protocol(methods_contrastive.get_config())
+  # its CSV beside methods'.
+  a = results.protocol(sweep('methods'))
+  b = results.protocol(sweep('methods_contrastive'))
   assert {k for k in a if a[k] != b[k]} == {'vae.contrastive_weight'}
-  # The final-model sweep differs from methods.py in the rule and its VAE.
-  final = methods_final.get_config()
-  c = results.protocol(final)
+  c = results.protocol(sweep('methods_final'))
   assert {k for k in set(a) | set(c) if a.get(k) != c.get(k)} == {
       'classifier.model_selection', 'vae.arch', 'vae.hidden_dims'}
-  assert c['classifier.model_selection'] == 'final'
-  assert [m.label for m in runner.methods(final)][-1].startswith('auto(')
-  # Its other-12 check is the same protocol, so one hash covers both.
-  assert results.protocol(methods_final_other12.get_config()) == c
-  other = methods_other12.get_config().sweep.datasets
-  assert len(other) == 12 and not set(other) & set(cpu_small.DATASETS)
-  # The averaged-model sweeps differ from methods_final in the rule alone,
-  # on both groups of datasets.
-  d = results.protocol(methods_average.get_config())
+  assert [m.label for m in runner.methods(sweep('methods_final'))][
+      -1].startswith('auto(')
+  d = results.protocol(sweep('methods_average'))
   assert {k for k in set(c) | set(d) if c.get(k) != d.get(k)} == {
       'classifier.model_selection'}
-  assert results.protocol(methods_average_other12.get_config()) == d
-  assert methods_average_other12.get_config().sweep.datasets == other
+  e = results.protocol(sweep('methods_average_recompute'))
+  assert {k for k in set(d) | set(e) if d.get(k) != e.get(k)} == {
+      'classifier.average_batch_stats'}
+  validation = sweep('cpu_small_validation')
+  assert validation.validation_fraction > 0 and not validation.sweep.baseline
 
 
 def test_command_line_sweep_and_its_errors(tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
   csv = tmp_path / 'cli.csv'
-  common = ['--config=configs/tiny.py',
+  common = ['--config=configs/tiny.py:sweep',
             f'--config.sweep.results_csv={csv}',
             '--config.sweep.datasets=synthetic:cbf']
   run = lambda *args: subprocess.run(
@@ -234,7 +253,7 @@ def test_shards_split_the_datasets_into_their_own_csvs(tiny_config, tmp_path):
   assert [[r['dataset'] for r in results.read_rows(p)] for p in paths] == [
       ['synthetic:cbf'], ['Toy']]
   assert not os.path.exists(tmp_path / 'r.csv')
-  joined = summarize.summarise(summarize.load_many(paths))
+  joined = summarize.summarise(loading.load_many(paths))
   assert joined['complete_datasets'] == ['synthetic:cbf', 'Toy']
   config.sweep.num_shards = 3  # a shard with no dataset runs nothing
   config.sweep.shard = 2

@@ -10,7 +10,9 @@ import pytest
 from scipy import stats
 
 from lstsaug_jax import auto
-from lstsaug_jax import configuration
+from lstsaug_jax import specs
+from lstsaug_jax.experiments import loading
+from lstsaug_jax.experiments import derived
 from lstsaug_jax.experiments import results
 from lstsaug_jax.experiments import summarize
 from lstsaug_jax.experiments import tables
@@ -49,7 +51,7 @@ def write(tmp_path, name, spec, evaluated_on='test'):
 
 
 def test_summary_numbers(tmp_path):
-  s = summarize.summarise(summarize.load(write(tmp_path, 'r.csv', TEST)))
+  s = summarize.summarise(loading.load(write(tmp_path, 'r.csv', TEST)))
   a1, a5 = 'latent', 'latent(noise=0.5)'
   assert s['methods'] == ['baseline', a1, a5]
   assert s['complete_datasets'] == ['D1', 'D2', 'D3']
@@ -99,7 +101,7 @@ def test_validation_choice_never_reads_test_accuracy(tmp_path):
       write(tmp_path, 'r.csv', TEST), str(tmp_path / 'out'),
       select_on=write(tmp_path, 'v.csv', validation, 'validation'))
   s = json.load(open(written['json']))
-  chosen = summarize.CHOSEN
+  chosen = results.CHOSEN
   assert s['chosen_on_validation'] == {
       'D1': 'latent', 'D2': 'latent(noise=0.5)', 'D3': 'latent'}
   assert s['per_dataset']['D3'][chosen]['mean'] == pytest.approx(0.40)
@@ -157,7 +159,7 @@ def test_several_csvs_join_when_only_the_vae_differs(tmp_path):
       {k: v for k, v in TEST.items() if k[1] == A1[0]})])
   second = _with_protocol(str(second), 'h2',
                           dict(proto, **{'vae.contrastive_weight': 1.0}))
-  df = summarize.load_many([first, second])
+  df = loading.load_many([first, second])
   s = summarize.summarise(df)
   joined = 'latent [vae.contrastive_weight=1.0]'
   assert s['methods'] == ['baseline', 'latent', joined]
@@ -170,10 +172,10 @@ def test_several_csvs_join_when_only_the_vae_differs(tmp_path):
   _with_protocol(second, 'h2', dict(proto, **{'classifier.num_epochs': 80,
                                               'vae.contrastive_weight': 1.0}))
   with pytest.raises(results.ResultsError, match='classifier.num_epochs'):
-    summarize.load_many([first, second])
+    loading.load_many([first, second])
   # The same protocol twice (shards): joined, but a run in both is refused.
   with pytest.raises(results.ResultsError, match='appears in more than one'):
-    summarize.load_many([first, first])
+    loading.load_many([first, first])
 
 
 def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
@@ -184,7 +186,7 @@ def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
   spec[('D5',) + B] = [0.70, 0.70]
   spec[('D5',) + A1] = [0.60, 0.60]
   path = write(tmp_path, 'r.csv', spec)
-  s = summarize.summarise(summarize.load(path))
+  s = summarize.summarise(loading.load(path))
   assert s['complete_datasets'] == ['D1', 'D2', 'D3']
   a1 = s['vs_baseline']['latent']
   # D1 +0.05, D2 0, D3 -0.1, D4 +0.02, D5 -0.1.
@@ -211,9 +213,9 @@ def test_each_method_against_the_baseline_on_the_datasets_both_have(tmp_path):
 def test_methods_flag_keeps_commas_inside_a_label():
   conv = "latent [vae.arch='conv', vae.hidden_dims=[32, 64, 64]]"
   warp = "window_warp(mode='fixed';scales=(0.5, 1.5))"
-  assert configuration.split_top_level(f'baseline, {warp},{conv},') == [
+  assert specs.split_top_level(f'baseline, {warp},{conv},') == [
       'baseline', warp, conv]
-  assert configuration.split_top_level('') == []
+  assert specs.split_top_level('') == []
 
 
 def test_markdown_states_the_interval_of_each_difference(tmp_path):
@@ -240,12 +242,12 @@ def test_holm_friedman_and_derived_rows(tmp_path):
   validation = {('D1',) + A1: [0.9], ('D1',) + A5: [0.5],
                 ('D2',) + A1: [0.5], ('D2',) + A5: [0.9],
                 ('D3',) + A1: [0.7], ('D3',) + A5: [0.6]}
-  plain = summarize.summarise(summarize.load(write(tmp_path, 'r.csv', TEST)))
+  plain = summarize.summarise(loading.load(write(tmp_path, 'r.csv', TEST)))
   written = summarize.write_summary(
       write(tmp_path, 'r2.csv', TEST), str(tmp_path / 'out'),
       select_on=write(tmp_path, 'v.csv', validation, 'validation'))
   s = json.load(open(written['json']))
-  a1, a5, chosen = 'latent', 'latent(noise=0.5)', summarize.CHOSEN
+  a1, a5, chosen = 'latent', 'latent(noise=0.5)', results.CHOSEN
   # Per dataset (D1, D2, D3): latent +.05, 0, -.10; noise 0.5 -.15, +.30,
   # -.05. With so few datasets neither is told from the baseline.
   assert s['overall'][a1]['wilcoxon_p'] == pytest.approx(1.0)
@@ -272,7 +274,7 @@ def test_holm_friedman_and_derived_rows(tmp_path):
     six[(f'E{k}', 'baseline')] = [0.5 + 0.05 * k]
     six[(f'E{k}', 'jitter')] = [0.52 + 0.05 * k + 0.01 * k]
     six[(f'E{k}', 'scaling')] = [0.5 + 0.05 * k]
-  s = summarize.summarise(summarize.load(write(tmp_path, 'six.csv', six)))
+  s = summarize.summarise(loading.load(write(tmp_path, 'six.csv', six)))
   assert s['overall']['jitter']['wilcoxon_p'] == pytest.approx(2 / 64)
   assert s['overall']['jitter']['wilcoxon_p_holm'] == pytest.approx(4 / 64)
   assert s['overall']['scaling']['wilcoxon_p_holm'] == pytest.approx(1.0)
@@ -309,7 +311,7 @@ def test_auto_cross_validation_against_the_test(tmp_path):
     path = tmp_path / f'r{sign}.csv'
     results.ResultsFile(path).append(
         rows(test) + _auto_rows(cross_validated, train_size=25))
-    summary = summarize.summarise(summarize.load(str(path)))
+    summary = summarize.summarise(loading.load(str(path)))
     o = summary['auto_cross_validation'][label]['window_warp']
     assert o['datasets'] == 4 and o['cv_ties'] == 1  # D4
     assert o['per_dataset']['D1'] == pytest.approx(
@@ -325,7 +327,7 @@ def test_auto_cross_validation_against_the_test(tmp_path):
   results.ResultsFile(path).append(
       rows({k: v for k, v in test.items() if k[1] == 'baseline'})
       + _auto_rows(agree))
-  summary = summarize.summarise(summarize.load(str(path)))
+  summary = summarize.summarise(loading.load(str(path)))
   assert summary['auto_cross_validation'] == {}
   assert 'foretells' not in tables.markdown(summary)
 
@@ -343,8 +345,8 @@ def test_auto_by_choice_takes_the_chosen_arms_rows(tmp_path):
   path = tmp_path / 'r.csv'
   results.ResultsFile(path).append(rows(test) + autos)
   label = "auto(candidates=('window_warp',))"
-  df, added = summarize.add_auto_by_choice(summarize.load(str(path)))
-  assert added == [label + summarize.BY_CHOICE]
+  df, added = derived.add_auto_by_choice(loading.load(str(path)))
+  assert added == [label + results.BY_CHOICE]
   by_choice = df[df['label'] == added[0]].sort_values(['dataset', 'seed'])
   assert list(by_choice['accuracy']) == [0.9, 0.7, 0.6, 0.6]
   assert set(by_choice['method']) == {'auto'}
@@ -367,7 +369,7 @@ def test_auto_by_choice_takes_the_chosen_arms_rows(tmp_path):
   results.ResultsFile(alone).append(
       rows({k: v for k, v in test.items() if k[1] == 'baseline'}) + autos)
   with pytest.raises(results.ResultsError, match="no 'window_warp' row"):
-    summarize.add_auto_by_choice(summarize.load(str(alone)))
+    derived.add_auto_by_choice(loading.load(str(alone)))
 
 
 def test_rows_of_one_dataset_on_different_machines_are_named(tmp_path):
@@ -381,14 +383,14 @@ def test_rows_of_one_dataset_on_different_machines_are_named(tmp_path):
   written[-1]['details'] = ''  # a row from before rows recorded it
   path = tmp_path / 'r.csv'
   results.ResultsFile(path).append(written)
-  summary = summarize.summarise(summarize.load(str(path)))
+  summary = summarize.summarise(loading.load(str(path)))
   assert summary['mixed_machines'] == {'D1': ['cpu A', 'cpu B']}
   assert '**Rows of one dataset ran on different machines**' in (
       tables.markdown(summary))
   assert 'D1: cpu A and cpu B' in tables.markdown(summary)
   same = tmp_path / 'same.csv'
   results.ResultsFile(same).append(rows(spec))
-  summary = summarize.summarise(summarize.load(str(same)))
+  summary = summarize.summarise(loading.load(str(same)))
   assert 'mixed_machines' not in summary
   assert 'different machines' not in tables.markdown(summary)
 

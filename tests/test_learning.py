@@ -6,10 +6,11 @@ import jax
 import pytest
 
 from lstsaug_jax import defaults
-from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
+from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import stages
 
 
 class NullLogger:
@@ -28,10 +29,11 @@ def test_resnet_learns_gunpoint_within_a_minute(shared_data):
   config.classifier.learning_rate = 1e-3
   dataset = data.load(config)
   start = time.perf_counter()
-  scores = pipeline.train_classifier(
-      config, dataset, dataset.x_train, dataset.y_train,
-      jax.random.PRNGKey(0)[None], jax.random.PRNGKey(1)[None], NullLogger(),
-      'baseline')
+  ctx = stages.Context(config, dataset, (0,),
+                       dict(classifier_init=jax.random.PRNGKey(0)[None]),
+                       NullLogger())
+  scores = stages.train_classifier(ctx, dataset.x_train, dataset.y_train,
+                                   'baseline', jax.random.PRNGKey(1)[None])
   (accuracy,), (f1,) = scores['accuracy'], scores['f1']
   print(f'GunPoint test accuracy {accuracy:.3f}, weighted F1 {f1:.3f}, '
         f'{time.perf_counter() - start:.1f} s')
@@ -53,11 +55,10 @@ def test_default_vae_uses_its_latent_space_on_gunpoint(shared_data,
   config.progress = False
   config.learning_rate = learning_rate
   dataset = data.load(config)
-  vae = checkpoint.vae_for(config, dataset)
-  keys = pipeline.seed_keys([42])
-  params = pipeline.train_vae(config, vae, dataset.x_train, dataset.y_train,
-                              keys['vae_init'], keys['vae_train'],
-                              NullLogger(), seeds=[42])
+  ctx = pipeline.context(config, dataset, NullLogger(), [42],
+                         parallel.Placement())
+  vae = ctx.vae
+  params = stages.train_vae(ctx)
   (report,) = diagnostics.vae_quality(vae, params, dataset.x_train,
                                       dataset.y_train, dataset.x_test,
                                       dataset.y_test)

@@ -6,14 +6,15 @@ import jax
 import numpy as np
 import pytest
 
-from lstsaug_jax import checkpoint
-from lstsaug_jax import configuration
+from lstsaug_jax import auto
 from lstsaug_jax import data
+from lstsaug_jax import loop
 from lstsaug_jax import metrics
 from lstsaug_jax import parallel
 from lstsaug_jax import pipeline
+from lstsaug_jax import programs
 from lstsaug_jax import reporting
-from lstsaug_jax import train
+from lstsaug_jax import stages
 from lstsaug_jax.errors import ConfigError
 
 
@@ -96,7 +97,7 @@ def test_results_json_agrees_with_the_saved_predictions(tiny_config):
     # The returned trained states give those predictions again.
     model, states = run.classifiers[stage]
     np.testing.assert_array_equal(
-        train.predict(model, states, dataset.x_test), preds)
+        loop.predict(model, states, dataset.x_test), preds)
   x_aug, y_aug, w_aug = run.augmented
   assert x_aug.shape == (2, 60, 1, 128) and y_aug.shape == (2, 60, 3)
   np.testing.assert_array_equal(x_aug[1, :30], dataset.x_train)
@@ -112,17 +113,15 @@ def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
   y = np.arange(10) % 2
   tiny_config.num_epochs = 3
   tiny_config.batch_size = 4
-  vae = checkpoint.vae_for(tiny_config, data.Dataset('toy', x, y, x, y,
-                                                     ('a', 'b')))
+  toy = data.Dataset('toy', x, y, x, y, ('a', 'b'))
 
   def train(seeds):
-    keys = pipeline.seed_keys(seeds)
     losses = {}
     logger = type('L', (), {'log': lambda self, stage, r: losses.setdefault(
         seeds[r['seed_index']], []).append(r['loss'])})()
-    params = pipeline.train_vae(tiny_config, vae, x, y, keys['vae_init'],
-                                keys['vae_train'], logger, seeds=seeds)
-    return params, losses
+    ctx = pipeline.context(tiny_config, toy, logger, seeds,
+                           parallel.Placement())
+    return stages.train_vae(ctx), losses
 
   (both, both_losses), (alone, alone_losses) = train([42, 43]), train([43])
   jax.tree_util.tree_map(
@@ -135,7 +134,7 @@ def test_each_seed_of_a_many_seed_run_is_its_one_seed_run(tiny_config):
 def test_classifier_plan_floors_the_batch_and_matches_the_steps(tiny_config):
   c = tiny_config.classifier
   c.num_epochs, c.batch_size, c.max_batch_fraction = 40, 64, 0.1
-  plan = pipeline.classifier_plan
+  plan = programs.classifier_plan
   # Fawaz et al.'s rule alone: 20 series train at batch 2, 40 at batch 4.
   assert plan(tiny_config, 20).batch_size == 2
   assert plan(tiny_config, 20, 40).batch_size == 4  # budget='epochs'
@@ -169,33 +168,31 @@ def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
   dataset = data.load(tiny_config)
   x, y = dataset.x_train, dataset.y_train
   n, seeds = len(x), [42, 43]
-  keys = pipeline.seed_keys(seeds)
+  ctx = pipeline.context(tiny_config, dataset, reporting.NullLogger(), seeds,
+                         parallel.Placement())
   # Three copies of every series as the "synthetic" part, one per label:
   # whatever a classifier predicts, exactly one copy of each carries it.
   labels = np.concatenate([y, (y + 1) % 3, (y + 2) % 3])
-  probs = pipeline.one_hot(np.concatenate([y, labels]), 3)
+  probs = stages.one_hot(np.concatenate([y, labels]), 3)
   fixed = (np.broadcast_to(np.concatenate([x] * 4), (2, 4 * n) + x.shape[1:]),
            np.broadcast_to(probs, (2,) + probs.shape), np.ones((2, 4 * n)))
   trained = []
-  train_classifier = pipeline.train_classifier
+  train_classifier = stages.train_classifier
 
   def spy(*args, **kwargs):
     trained.append((args, train_classifier(*args, **kwargs)))
     return trained[-1][1]
-  monkeypatch.setattr(pipeline, 'train_classifier', spy)
-  _, _, w = pipeline.filter_labels(tiny_config, dataset, fixed, keys,
-                                   reporting.NullLogger(), 'filter',
-                                   parallel.Placement(), seeds)
+  monkeypatch.setattr(stages, 'train_classifier', spy)
+  _, _, w = stages.filter_labels(ctx, fixed, 'filter')
   np.testing.assert_array_equal(w[:, :n], 1.0)  # the originals stay
   kept = w[:, n:].reshape(2, 3, n)
   np.testing.assert_array_equal(kept.sum(axis=1), 1.0)
   # The label kept is the prediction of the baseline's model: trained on the
   # originals with the baseline's keys, and trained (not a random guess).
   ((args, baseline),) = trained
-  assert args[2] is x and args[3] is y
-  assert args[4] is keys['classifier_init']
-  assert args[5] is keys['baseline_train']
-  predicted = train.predict(baseline['model'], baseline['states'], x)
+  assert args[0] is ctx and args[1] is x and args[2] is y
+  assert args[4] is ctx.keys['baseline_train']
+  predicted = loop.predict(baseline['model'], baseline['states'], x)
   chosen = labels.reshape(3, n)[kept.argmax(1), np.arange(n)]
   np.testing.assert_array_equal(chosen, predicted)
   assert (predicted == y).mean() > 0.8
@@ -204,13 +201,13 @@ def test_label_filter_keeps_the_synthetic_series_the_baseline_labels_so(
 def test_a_fixed_sets_weight_scales_its_synthetic_series_only(tiny_config):
   dataset = data.load(tiny_config)
   n, seeds = len(dataset.x_train), [42, 43]
-  keys = pipeline.seed_keys(seeds)
+  ctx = pipeline.context(tiny_config, dataset, reporting.NullLogger(), seeds,
+                         parallel.Placement())
   sets = {}
   for spec in ('jitter', 'jitter(weight=0.5)'):
-    aug = configuration.parse_method(spec)
-    sets[spec] = [np.asarray(a) for a in pipeline.fixed_sets(
-        tiny_config, dataset, aug, None, None, keys, reporting.NullLogger(),
-        'augmented', parallel.Placement(), seeds)]
+    aug = auto.parse_method(spec)
+    sets[spec] = [np.asarray(a) for a in stages.fixed_sets(
+        ctx, aug, None, 'augmented')]
   (x1, y1, w1), (x2, y2, w2) = sets.values()
   np.testing.assert_array_equal(x2, x1)  # the same draws
   np.testing.assert_array_equal(y2, y1)

@@ -1,6 +1,8 @@
-"""The README and the experiment log (benchmarks/results/README.md) against
-the repository: the files they name exist, their links resolve, and the
-README's results tables say what the summaries they cite say."""
+"""The README, the docs (docs/*.md) and the experiment log
+(benchmarks/results/README.md) against the repository: the files they name
+exist, their links resolve, the results tables say what the summaries they
+cite say, every config field is documented with its default, and the
+README stays a front page."""
 
 import glob
 import json
@@ -11,7 +13,9 @@ import pytest
 
 from tests.conftest import ROOT
 
-DOCS = ('README.md', 'benchmarks/results/README.md')
+DOCS = ('README.md', 'benchmarks/results/README.md') + tuple(sorted(
+    os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'docs',
+                                                             '*.md'))))
 # Folders that commands in the docs write to, not files the repository has.
 OUTPUTS = ('benchmarks/out',)
 
@@ -26,7 +30,6 @@ def test_every_repository_path_named_exists(doc):
   named = set(re.findall(
       r'(?<![\w./-])((?:benchmarks|configs|lstsaug_jax|tests)/[\w./*-]*[\w/*])',
       read(doc)))
-  assert len(named) > 10  # the pattern finds the paths at all
   missing = [p for p in sorted(named) if p not in OUTPUTS
              and not glob.glob(os.path.join(ROOT, p))]
   assert not missing, f'{doc} names paths the repository lacks: {missing}'
@@ -85,8 +88,7 @@ def summary_method(summary, label):
 
 
 def results_section():
-  text = read('README.md')
-  return text[text.index('### Results\n'):text.index('## Many seeds')]
+  return read('docs/results.md')
 
 
 def test_readme_results_tables_match_the_summaries_they_cite():
@@ -138,3 +140,51 @@ def test_readme_results_tables_match_the_summaries_they_cite():
           assert close(row[column], overall['mean_rank']), what
       checked += 1
   assert checked >= 20
+
+
+def test_the_pattern_finds_paths_at_all():
+  assert len(re.findall(r'benchmarks/results/[\w/]+', read(
+      'docs/results.md'))) > 10
+
+
+def test_the_front_page_is_short_and_speaks_to_users():
+  readme = read('README.md')
+  assert len(readme.splitlines()) <= 250
+  for doc in ('README.md',) + tuple(d for d in DOCS if d.startswith('docs')):
+    text = read(doc)
+    for phrase in ('../shared', 'this session', 'issue 1', 'issue 2',
+                   'issue 9', "issue's"):
+      assert phrase not in text.lower(), (doc, phrase)
+
+
+def documented_fields():
+  """{field: its 'default' cell} of docs/configuration.md's table (a row
+  may document several fields, its defaults comma-separated)."""
+  text = read('docs/configuration.md')
+  found = {}
+  for _, header, rows in tables(text):
+    if header[:1] != ['field']:
+      continue
+    for row in rows:
+      names = re.findall(r'`([\w.]+)`', row['field'])
+      for name in names:
+        found[name] = row['default']
+  return found
+
+
+def test_every_config_field_is_documented_with_its_default():
+  from lstsaug_jax import configuration  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax.experiments import defaults  # pylint: disable=g-import-not-at-top
+  fields = configuration.flatten(defaults.get_config())
+  documented = documented_fields()
+  assert not set(fields) - set(documented), sorted(set(fields) - set(documented))
+  assert not set(documented) - set(fields), sorted(set(documented) - set(fields))
+  for name, value in fields.items():
+    cell = documented[name].replace('`', '')
+    if isinstance(value, bool) and ',' not in cell:
+      assert cell.split(' ')[0] == str(value), (name, cell, value)
+    elif isinstance(value, (int, float)) and ',' not in cell:
+      assert float(cell.split(' ')[0]) == float(value), (name, cell, value)
+    elif isinstance(value, str) and value and ',' not in cell:
+      assert value in cell, (name, cell, value)
+

@@ -1,7 +1,17 @@
-"""`python -m lstsaug_jax.experiments --config=configs/experiments/NAME.py`.
+"""A sweep: every dataset x method x seed of a protocol, one results row
+per run, resumable.
 
-Any config field can be overridden, e.g. `--config.num_seeds=5` or
-`--config.sweep.datasets=GunPoint,CBF`.
+  python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:methods
+  python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:methods,other12,classic
+
+The config string: a protocol, then optionally a dataset group, a seed set
+and a method set (configs/experiments/sweep.py lists them). Rough times on
+a 2-core CPU, three seeds: cpu_small or one method of `methods` on its 14
+datasets, 15-25 minutes; every method of `methods`, 4-6 hours; the other
+12 datasets about three times as long. `--config=configs/tiny.py:sweep`
+sweeps generated data in seconds. Any field can be overridden, e.g.
+--config.num_seeds=5 or --config.sweep.datasets=GunPoint,CBF; what each
+does: docs/configuration.md and docs/experiments.md.
 """
 
 from absl import app
@@ -12,7 +22,8 @@ from lstsaug_jax import cli
 from lstsaug_jax.experiments import runner
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'A sweep config, e.g. configs/experiments/cpu_small.py.',
+    'config', None, 'A sweep config and its string, e.g. '
+    'configs/experiments/sweep.py:methods (see above).',
     lock_config=True)
 
 

@@ -1,7 +1,7 @@
 """Can a dataset's training set foretell whether a method helps on it?
 
   python -m lstsaug_jax.experiments.dataset_prior RESULTS.csv [MORE.csv ...] \
-      --method="jitter(mode='online')" --data_dir=../shared/data --out=DIR
+      --method="jitter(mode='online')" --data_dir=DATA_DIR --out=DIR
 
 `auto` asks each dataset's own folds, and on the cpu_small datasets they
 are too small to tell (summary.md's cross-validation table). The other way
@@ -32,9 +32,11 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from lstsaug_jax import cli
 from lstsaug_jax import data
 from lstsaug_jax import errors
 from lstsaug_jax import files
+from lstsaug_jax.experiments import loading
 from lstsaug_jax.experiments import results as results_lib
 from lstsaug_jax.experiments import stats
 from lstsaug_jax.experiments import summarize
@@ -140,10 +142,10 @@ def effects(df, method):
   out = {}
   for dataset in dict.fromkeys(df['dataset']):
     if (dataset, method) not in by_seed.index or \
-        (dataset, summarize.BASELINE) not in by_seed.index:
+        (dataset, results_lib.BASELINE) not in by_seed.index:
       continue
     m = by_seed[(dataset, method)]
-    b = by_seed[(dataset, summarize.BASELINE)]
+    b = by_seed[(dataset, results_lib.BASELINE)]
     seeds = [s for s in m.index if s in b.index]
     if seeds:
       out[dataset] = float(np.mean([m[s] - b[s] for s in seeds]))
@@ -229,9 +231,7 @@ def markdown(result, method):
 _METHOD = flags.DEFINE_string(
     'method', None, 'The method, as the summary labels it (e.g. '
     '"jitter(mode=\'online\')").')
-_DATA_DIR = flags.DEFINE_string('data_dir', '../shared/data',
-                                'Where the datasets are (their training '
-                                'splits give the properties).')
+_DATA_DIR = cli.data_dir_flag()
 _ROUNDS = flags.DEFINE_integer('rounds', 2000, 'Permutations for the p.')
 _HELD_OUT = flags.DEFINE_list(
     'held_out', [], 'Datasets whose effects the rules never see; each '
@@ -253,7 +253,7 @@ def main(argv):
     raise app.UsageError(f'--sides takes {" and/or ".join(SIDES)}, not '
                          f'{",".join(_SIDES.value)!r}.')
   try:
-    effect = effects(summarize.load_many(argv[1:]), _METHOD.value)
+    effect = effects(loading.load_many(argv[1:]), _METHOD.value)
     unknown = [d for d in _HELD_OUT.value if d not in effect]
     if unknown:
       raise results_lib.ResultsError(
@@ -274,7 +274,7 @@ def main(argv):
                    held_out=tuple(_HELD_OUT.value), sides=tuple(_SIDES.value))
   # --out is summarize's flag, defined when it is imported: the same
   # folder, so prior.md can sit beside the summary of the same CSVs.
-  out = flags.FLAGS.out or results_lib.outputs(argv[1])['summary']
+  out = summarize.OUT.value or results_lib.outputs(argv[1])['summary']
   os.makedirs(out, exist_ok=True)
   text = markdown(result, _METHOD.value)
   files.atomic_write(os.path.join(out, 'prior.md'), text)

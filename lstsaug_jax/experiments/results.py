@@ -16,8 +16,10 @@ import os
 
 from absl import logging
 
+from lstsaug_jax import auto
 from lstsaug_jax import configuration
 from lstsaug_jax import files
+from lstsaug_jax import specs
 from lstsaug_jax.errors import LstsaugError
 from lstsaug_jax.errors import ResultsError
 
@@ -72,13 +74,11 @@ def settings_spec(method, settings):
 def method_label(method, settings):
   """What tables call a row's method: its name and the settings that
   differ from the defaults."""
-  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
-  from lstsaug_jax import auto  # pylint: disable=g-import-not-at-top
   if method == BASELINE:
     return BASELINE
   if method == AUTO:
     return auto.parse(settings_spec(method, settings)).label
-  return augment.make_augmentation(settings_spec(method, settings)).label
+  return specs.make_augmentation(settings_spec(method, settings)).label
 
 
 def outputs(csv_path):
@@ -320,11 +320,10 @@ def _header(path):
 
 def _from_legacy(row):
   """A first-version row in this version's columns."""
-  from lstsaug_jax import augment  # pylint: disable=g-import-not-at-top
   new = {k: row.get(k, '') for k in COLUMNS}
   if row['method'] == 'lstsaug':
     try:
-      new.update(method='latent', settings=augment.make_augmentation(
+      new.update(method='latent', settings=specs.make_augmentation(
           f'latent(noise={float(row["noise"])!r}, '
           f'num_samples={int(row["num_samples"])})').key)
     except (ValueError, LstsaugError):

@@ -17,15 +17,20 @@ import jax
 import numpy as np
 
 import lstsaug_jax
-from lstsaug_jax import augment
+from lstsaug_jax import auto
 from lstsaug_jax import checkpoint
 from lstsaug_jax import configuration
 from lstsaug_jax import diagnostics
 from lstsaug_jax import data
-from lstsaug_jax import parallel
+from lstsaug_jax import ownership
 from lstsaug_jax import pipeline
+from lstsaug_jax import programs
 from lstsaug_jax import reporting
+from lstsaug_jax import specs
+from lstsaug_jax import stages
+from lstsaug_jax.experiments import loading
 from lstsaug_jax.experiments import results as results_lib
+from lstsaug_jax.experiments import summarize
 from lstsaug_jax.errors import ConfigError
 
 
@@ -36,7 +41,7 @@ class SweepMethod:
   name: str
   settings: str = ''  # every setting, as the CSV's settings column
   label: str = results_lib.BASELINE
-  method: Any = None  # augment.Augmentation or auto.Auto; None: baseline
+  method: Any = None  # specs.Augmentation or auto.Auto; None: baseline
 
   @property
   def needs_vae(self):
@@ -55,8 +60,8 @@ def sweep_method(spec):
                         'spec (e.g. "window_warp") or a (noise, num_samples) '
                         'pair.')
     spec = f'latent(noise={spec[0]!r}, num_samples={spec[1]!r})'
-  method = configuration.parse_method(spec)
-  name = augment.parse_spec(spec)[0]
+  method = auto.parse_method(spec)
+  name = specs.parse_spec(spec)[0]
   return SweepMethod(name, method.key, method.label, method)
 
 
@@ -66,6 +71,12 @@ def methods(config):
 
 
 def validate_sweep(config):
+  if 'sweep' not in config:
+    raise ConfigError(
+        'The config has no sweep fields (config.sweep): it is a single run\'s '
+        'config. Sweep with --config=configs/experiments/sweep.py:PROTOCOL '
+        '(e.g. :methods), or start a config of your own from '
+        'lstsaug_jax.experiments.defaults.get_config().')
   configuration.validate(config)
   problems = []
   s = config.sweep
@@ -118,21 +129,17 @@ def vae_for_seeds(config, dataset, seeds, path, logger):
   """Per-seed VAE parameters (seed axis first): restored from `path` when a
   checkpoint for exactly these seeds is there, else trained and saved."""
   meta = checkpoint.vae_metadata(config, dataset, seeds)
-  vae = checkpoint.build_vae(meta)
-  keys = pipeline.seed_keys(seeds)
-  with checkpoint.locked(path):
+  ctx = pipeline.context(config, dataset, SeedLogger(logger, seeds), seeds)
+  with ownership.locked(path):
     if checkpoint.exists(path):
       # The path names the protocol's hash and the seeds: a checkpoint there
       # was trained exactly as this one would be.
       _, params, _ = checkpoint.restore_vae(path, meta)
-      return vae, params, 0.0
+      return ctx.vae, params, 0.0
     start = time.perf_counter()
-    params = pipeline.train_vae(
-        config, vae, dataset.x_train, dataset.y_train, keys['vae_init'],
-        keys['vae_train'], SeedLogger(logger, seeds),
-        parallel.make_placement(len(seeds), config.num_devices), seeds)
+    params = stages.train_vae(ctx)
     checkpoint.save_vae(path, params, meta)
-  return vae, params, time.perf_counter() - start
+  return ctx.vae, params, time.perf_counter() - start
 
 
 def dataset_config(config, name):
@@ -156,11 +163,9 @@ def shard_datasets(datasets, shard, num_shards):
 
 def run_sweep(config):
   """Runs what the CSV does not hold yet; returns the results path."""
-  from lstsaug_jax.experiments import summarize  # pylint: disable=g-import-not-at-top
-
   validate_sweep(config)
   if config.sweep.anchors:
-    summarize.read_anchors(config.sweep.anchors)  # fail now, not after hours
+    loading.read_anchors(config.sweep.anchors)  # fail now, not after hours
   s = config.sweep
   if s.num_shards > 1:
     config = config.copy_and_resolve_references()
@@ -185,24 +190,73 @@ def run_sweep(config):
   return csv_path
 
 
-def _run_sweep(config, csv_path):
-  """run_sweep's work, with the CSV locked."""
-  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
-
-  paths = results_lib.outputs(csv_path)
-  proto = results_lib.protocol(config)
-  digest = results_lib.config_hash(proto)
-  table = results_lib.ResultsFile(csv_path)
-  table.check_protocol(digest, proto)
-  seeds = pipeline.run_seeds(config)
-  sweep_methods = methods(config)
-
-  todo = {}  # dataset -> [(method, missing seeds)]
+def _todo(config, table, sweep_methods, seeds):
+  """{dataset: [(method, seeds the CSV lacks)]}."""
+  todo = {}
   for name in config.sweep.datasets:
     for method in sweep_methods:
       missing = [s for s in seeds if method.key(name, s) not in table]
       if missing:
         todo.setdefault(name, []).append((method, missing))
+  return todo
+
+
+def _warn_other_machines(table, todo, csv_path):
+  here = reporting.machine_id()
+  for name in todo:
+    there = sorted({results_lib.row_machine(r) for r in table.rows
+                    if r['dataset'] == name} - {None, here})
+    if there:
+      logging.warning(
+          '%s: rows already in %s ran on %s; this machine is %s. Rounding '
+          'differs between machines and moves training runs, so comparing '
+          "these methods mixes in the machines' difference. Rerun the "
+          "dataset's arms here into a new CSV to compare them on one "
+          'machine (summarize --auto_by_choice does this for auto).',
+          name, csv_path, '; '.join(there), here)
+
+
+def _run_dataset(cfg, dataset, units, table, paths, digest, bar):
+  """Every (method, seeds) of one dataset; each method's rows appended as
+  soon as they are done. The VAE of the seeds that need one is trained
+  (or restored) once."""
+  name = dataset.name
+  logger = reporting.MetricsLogger(_makedirs(os.path.join(
+      paths['runs'], data.file_name(name))))
+  try:
+    vae_seeds = sorted({s for m, missing in units if m.needs_vae
+                        for s in missing})
+    if vae_seeds:
+      bar.set_postfix_str(f'{name}: VAE')
+      vae, vae_params, vae_time = vae_for_seeds(
+          cfg, dataset, vae_seeds,
+          os.path.join(paths['vaes'], digest, f'{data.file_name(name)}-seeds-'
+                       + '-'.join(str(s) for s in vae_seeds)), logger)
+    for method, missing in units:
+      bar.set_postfix_str(f'{name}: {method.label}')
+      rows = run_method(cfg, dataset, method, missing,
+                        SeedLogger(logger, missing),
+                        (vae, vae_params, vae_seeds, vae_time)
+                        if method.needs_vae else None)
+      for row in rows:
+        row.update(config_hash=digest, version=lstsaug_jax.__version__)
+      table.append(rows)
+      bar.update(len(missing))
+  finally:
+    logger.close()
+
+
+def _run_sweep(config, csv_path):
+  """run_sweep's work, with the CSV locked."""
+  from tqdm import auto as tqdm  # pylint: disable=g-import-not-at-top
+
+  proto = results_lib.protocol(config)
+  digest = results_lib.config_hash(proto)
+  table = results_lib.ResultsFile(csv_path)
+  table.check_protocol(digest, proto)
+  seeds = configuration.seeds(config)
+  sweep_methods = methods(config)
+  todo = _todo(config, table, sweep_methods, seeds)
   total = len(config.sweep.datasets) * len(sweep_methods) * len(seeds)
   remaining = sum(len(m) for units in todo.values() for _, m in units)
   logging.info(
@@ -212,62 +266,28 @@ def _run_sweep(config, csv_path):
       remaining, digest)
   if remaining:
     table.record_protocol(digest, proto)
-    here = reporting.machine_id()
-    for name in todo:
-      there = sorted({results_lib.row_machine(r) for r in table.rows
-                      if r['dataset'] == name} - {None, here})
-      if there:
-        logging.warning(
-            '%s: rows already in %s ran on %s; this machine is %s. Rounding '
-            'differs between machines and moves training runs, so comparing '
-            "these methods mixes in the machines' difference. Rerun the "
-            "dataset's arms here into a new CSV to compare them on one "
-            'machine (summarize --auto_by_choice does this for auto).',
-            name, csv_path, '; '.join(there), here)
-  # Every dataset is read before any training, so a missing or malformed
-  # one stops the sweep at once rather than hours in.
+    _warn_other_machines(table, todo, csv_path)
+  # Every dataset is read and every run's plan checked before any
+  # training, so a missing or malformed one stops the sweep at once
+  # rather than hours in.
   configs = {name: dataset_config(config, name) for name in todo}
   datasets = {name: data.load(configs[name]) for name in todo}
   for name, units in todo.items():
     for method, _ in units:
-      pipeline.check_plan(configs[name], datasets[name], method.method)
-
+      programs.check_plan(configs[name], datasets[name], method.method)
   bar = tqdm.tqdm(total=total, initial=total - remaining, unit='run',
                   desc='sweep', disable=not config.progress,
                   dynamic_ncols=True)
   for name, units in todo.items():
-    dataset, cfg = datasets[name], configs[name]
-    logger = reporting.MetricsLogger(_makedirs(os.path.join(
-        paths['runs'], data.file_name(name))))
-    try:
-      vae_seeds = sorted({s for m, missing in units if m.needs_vae
-                          for s in missing})
-      if vae_seeds:
-        bar.set_postfix_str(f'{name}: VAE')
-        vae, vae_params, vae_time = vae_for_seeds(
-            cfg, dataset, vae_seeds,
-            os.path.join(paths['vaes'], digest, f'{data.file_name(name)}-seeds-'
-                         + '-'.join(str(s) for s in vae_seeds)), logger)
-      for method, missing in units:
-        bar.set_postfix_str(f'{name}: {method.label}')
-        rows = run_method(cfg, dataset, method, missing,
-                          SeedLogger(logger, missing),
-                          (vae, vae_params, vae_seeds, vae_time)
-                          if method.needs_vae else None)
-        for row in rows:
-          row.update(config_hash=digest, version=lstsaug_jax.__version__)
-        table.append(rows)
-        bar.update(len(missing))
-    finally:
-      logger.close()
+    _run_dataset(configs[name], datasets[name], units, table,
+                 results_lib.outputs(csv_path), digest, bar)
   bar.close()
   logging.info('Results: %s', csv_path)
 
 
 def run_method(config, dataset, method, seeds, logger, vae=None):
   """Trains `method`'s classifiers for `seeds` in one program; their rows."""
-  keys = pipeline.seed_keys(seeds)
-  placement = parallel.make_placement(len(seeds), config.num_devices)
+  ctx = pipeline.context(config, dataset, logger, seeds)
   start = time.perf_counter()
   model, params, vae_time, quality = None, None, None, None
   if vae is not None:
@@ -280,12 +300,10 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
     quality = diagnostics.vae_quality(model, params, dataset.x_train,
                                       dataset.y_train, dataset.x_test,
                                       dataset.y_test,
-                                      pipeline.evaluated_on(config))
-  scores, _ = pipeline.train_method(
-      config, dataset, method.method, model, params, keys, logger,
-      method.label, placement, seeds)
+                                      configuration.evaluated_on(config))
+  scores, _ = stages.train_method(ctx, method.method, params, method.label)
   wall_time = time.perf_counter() - start
-  evaluated_on = pipeline.evaluated_on(config)
+  evaluated_on = configuration.evaluated_on(config)
   machine = reporting.machine_id()
   rows = []
   for i, seed in enumerate(seeds):

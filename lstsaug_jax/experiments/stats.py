@@ -234,6 +234,15 @@ def difference_from_baseline(method, baseline, level=0.95, power=0.8):
                se=se, detectable=float(
                    (stats.t.ppf(0.975, n - 1) + stats.t.ppf(power, n - 1))
                    * se))
+  out.update(_seed_noise(method, baseline, d))
+  return out
+
+
+def _seed_noise(method, baseline, d):
+  """difference_from_baseline's seed_noise, between_datasets and
+  split_half, from the seeds both arms ran (paired)."""
+  out = {}
+  n = len(d)
   paired = [[m[k] - b[k] for k in sorted(m, key=int) if k in b]
             for m, b in zip(method, baseline)]
   if n and all(len(p) >= 2 for p in paired):

@@ -12,6 +12,27 @@ import pytest
 
 from tests.conftest import ROOT
 
+# The one-device reference: in this process, where other tests have
+# compiled the tiny config's programs already. Seed i of a many-seed run is
+# its one-seed run (test_pipeline checks that epoch by epoch), so its first
+# seed is the reference of a one-seed data-parallel run too.
+REFERENCE = dict(num_seeds=2, baseline=True, test_augment=True,
+                 augment_plot=True)
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax import pipeline  # pylint: disable=g-import-not-at-top
+  out = tmp_path_factory.mktemp('reference')
+  config = tiny.get_config()
+  config.update(REFERENCE)
+  config.results_dir, config.model_dir = str(out / 'r'), str(out / 'm')
+  results = pipeline.run(config).results
+  with open(results['run_dir'] + '/metrics.jsonl') as f:
+    return results, [json.loads(l) for l in f]
+
+
 SCRIPT = r'''
 import json, sys
 import jax
@@ -20,58 +41,57 @@ from lstsaug_jax import pipeline
 
 assert jax.device_count() == 4, jax.devices()
 out = {}
-for name, seeds, devices in [('data_parallel', 1, 4),
-                             ('seeds_one_device', 4, 1),
-                             ('seeds_sharded', 4, 4)]:
+for name, seeds, devices in [('data_parallel', 1, 4), ('seeds_sharded', 2, 2)]:
   config = tiny.get_config()
+  config.update(json.loads(sys.argv[2]))
   config.results_dir = sys.argv[1] + '/results'
   config.model_dir = sys.argv[1] + '/' + name
-  config.num_epochs = 3
-  config.baseline = True
   # The data-parallel run checks the VAE and baseline stages; the seed
   # runs the augmented one too (its training set has a seed axis).
-  config.test_augment = name != 'data_parallel'
-  config.augment_plot = name == 'data_parallel'  # so the VAE trains
+  config.test_augment = name != 'data_parallel'  # after the update
   config.num_seeds = seeds
   config.num_devices = devices
   results = pipeline.run(config).results
   with open(results['run_dir'] + '/metrics.jsonl') as f:
     records = [json.loads(l) for l in f]
-  losses = [r['loss'] for r in records]
-  first_seed = [(r['stage'], r['loss']) for r in records
-                if r['seed_index'] == 0]
   out[name] = dict(devices=results['devices'],
-                   placement=results['device_placement'], losses=losses,
-                   first_seed=first_seed)
+                   placement=results['device_placement'], records=records)
 print('RESULT' + json.dumps(out))
 '''
 
 
-def test_sharded_runs_match_single_device(tmp_path):
+def _losses(records, stages=None):
+  return [r['loss'] for r in records
+          if stages is None or r['stage'] in stages]
+
+
+def test_sharded_runs_match_single_device(tmp_path, reference):
+  one, one_records = reference
   proc = subprocess.run(
-      [sys.executable, '-c', SCRIPT, str(tmp_path)], cwd=ROOT,
-      capture_output=True, text=True, timeout=900,
+      [sys.executable, '-c', SCRIPT, str(tmp_path), json.dumps(REFERENCE)],
+      cwd=ROOT, capture_output=True, text=True, timeout=900,
       env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
            'PATH': '/usr/bin:/bin', 'PYTHONPATH': ROOT,
            **{k: v for k, v in os.environ.items() if k.startswith('JAX_')}})
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')][0]
   runs = json.loads(line[len('RESULT'):])
-  assert runs['seeds_one_device']['devices'] == 1
+  assert one['devices'] == 1
   assert runs['data_parallel']['devices'] == 4
   assert runs['data_parallel']['placement'] == 'data'
   assert runs['seeds_sharded']['placement'] == 'seeds'
-  # Seed 42 of a four-seed run on one device is its one-seed run (
-  # test_pipeline checks that epoch by epoch), so it is the single-device
-  # reference of the data-parallel one-seed run.
-  reference = runs['seeds_one_device']['first_seed']
-  assert len(reference) == 9  # 3 stages x 3 epochs
+  assert runs['seeds_sharded']['devices'] == 2
+  first_seed = [r for r in one_records if r['seed_index'] == 0]
+  assert {r['stage'] for r in first_seed} == {'vae', 'baseline', 'augmented'}
   np.testing.assert_allclose(
-      runs['data_parallel']['losses'],
-      [loss for stage, loss in reference if stage != 'augmented'], rtol=2e-3)
-  a, b = runs['seeds_one_device'], runs['seeds_sharded']
-  assert len(a['losses']) == len(b['losses'])
-  np.testing.assert_allclose(a['losses'], b['losses'], rtol=2e-3)
+      _losses(runs['data_parallel']['records']),
+      _losses(first_seed, ('vae', 'baseline')), rtol=2e-3)
+  sharded = runs['seeds_sharded']['records']
+  assert ([(r['stage'], r['epoch'], r['seed_index']) for r in sharded]
+          == [(r['stage'], r['epoch'], r['seed_index'])
+              for r in one_records])
+  np.testing.assert_allclose(_losses(sharded), _losses(one_records),
+                             rtol=2e-3)
 
 
 def _free_port():
@@ -81,14 +101,13 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_give_one_process_results(tmp_path):
+def test_two_processes_give_one_process_results(tmp_path, reference):
   """Two JAX processes on 127.0.0.1 (jax.distributed, CPU collectives), one
   seed each, give the one-process two-seed run's results; only process 0
   writes."""
-  # VAE (its checkpoint and plot: process 0's) and baseline stages.
-  common = ['--config=configs/tiny.py', '--config.num_seeds=2',
-            '--config.num_epochs=2', '--config.baseline=True',
-            '--config.augment_plot=True', '--config.progress=False']
+  # The reference's stages (the VAE's checkpoint and plot: process 0's).
+  common = ['--config=configs/tiny.py'] + [
+      f'--config.{k}={v}' for k, v in REFERENCE.items()]
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
 
   def command(out, *extra):
@@ -110,11 +129,8 @@ def test_two_processes_give_one_process_results(tmp_path):
     if not any('already in use' in err.lower() or 'failed to bind' in
                err.lower() for _, err in outs):
       break
-  single = subprocess.run(command(tmp_path / 'single'), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
   for p, (_, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
-  assert single.returncode == 0, single.stderr[-3000:]
 
   def read(out):
     runs = glob.glob(str(out / 'results' / '*' / '*' / 'results.json'))
@@ -125,7 +141,7 @@ def test_two_processes_give_one_process_results(tmp_path):
       records = [json.loads(l) for l in f]
     return results, records
   multi, multi_records = read(tmp_path / f'multi{attempt}')
-  one, one_records = read(tmp_path / 'single')
+  one, one_records = reference
   assert multi['devices'] == 2 and multi['device_placement'] == 'seeds'
   assert len(os.listdir(tmp_path / f'multi{attempt}' / 'models')) == 1
   assert ([(r['stage'], r['epoch'], r['seed_index']) for r in multi_records]

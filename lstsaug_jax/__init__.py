@@ -20,6 +20,7 @@ _EXPORTS = {
     'generate': 'lstsaug_jax.api', 'load_dataset': 'lstsaug_jax.api',
     'load_vae': 'lstsaug_jax.api', 'make_config': 'lstsaug_jax.api',
     'run': 'lstsaug_jax.api', 'TrainedVAE': 'lstsaug_jax.api',
+    'Sampler': 'lstsaug_jax.sampler',
     'METHODS': 'lstsaug_jax.augment',
     'method_settings': 'lstsaug_jax.augment',
     'LstsaugError': 'lstsaug_jax.errors',

@@ -72,7 +72,7 @@ def make_config(config=None, **fields):
   return config
 
 
-def _series(x, what='x'):
+def as_series(x, what='x'):
   """x as float32 (n, channels, length), and whether it came 2-D."""
   x = np.asarray(x)
   if np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
@@ -125,7 +125,7 @@ class TrainedVAE:
 
   def encode(self, x):
     """Posterior means and log-variances of x, (n, latent_dim) each."""
-    x, _ = _series(x)
+    x, _ = as_series(x)
     return self.model.apply({'params': self.params}, jnp.asarray(x),
                             method=models.VAE.encode)
 
@@ -187,7 +187,7 @@ def fit_vae(x, y, config=None, seed=0, name='arrays', **fields):
   config = make_config(config, **fields)
   config.seed, config.num_seeds, config.dataset = _seed(seed), 1, name
   configuration.validate(config)
-  x, _ = _series(x)
+  x, _ = as_series(x)
   labels.check(y, len(x))
   y_index, classes = labels.to_indices(y)
   if len(classes) < 2:
@@ -216,7 +216,7 @@ def _seed(seed):
   return int(seed)
 
 
-def _key(key_or_seed):
+def as_key(key_or_seed):
   """A PRNG key from an int seed or a key (raw uint32 (2,) or typed)."""
   if isinstance(key_or_seed, (int, np.integer, bool)):
     return jax.random.PRNGKey(_seed(key_or_seed))
@@ -255,7 +255,7 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
     labels of y). Every value is finite (else an AugmentationError).
   """
   m = specs.generator(method, settings).method
-  x, two_d = _series(x)
+  x, two_d = as_series(x)
   labels.check(y, len(x))
   if m.needs_vae:
     if not isinstance(vae, TrainedVAE):
@@ -266,7 +266,7 @@ def generate(vae, x, y, key_or_seed, method='latent', **settings):
       raise DataError(
           f'x has series of shape {x.shape[1:]} (channels, length), but the '
           f'VAE was trained on ({vae.num_channels}, {vae.series_length}).')
-  key = _key(key_or_seed)
+  key = as_key(key_or_seed)
   classes = vae.classes if isinstance(vae, TrainedVAE) else None
   y_index, classes = labels.to_indices(y, classes)
   probs = np.eye(len(classes), dtype=np.float32)[y_index]
@@ -291,7 +291,7 @@ def export(directory, x, y, name, split='TRAIN'):
   separated) for one channel, .ts (the UEA format) for several; returns
   the path. Write split='TEST' too for a dataset the loader can read.
   Readable by aeon and sktime as well."""
-  x, _ = _series(x)
+  x, _ = as_series(x)
   y = np.asarray(y)
   if y.ndim != 1 or len(y) != len(x):
     raise DataError(f'y must be one label per series; got shape {y.shape}.')

@@ -344,18 +344,20 @@ def make_method(name, **settings):
   return METHODS[name](**settings)
 
 
-def fixed_sets(method, keys, x, y, vae=None, vae_params=None, weight=1.0):
+def fixed_sets(method, keys, x, y, vae=None, vae_params=None, weight=1.0,
+               slots=None):
   """Each seed's training set: the originals (each once, weight 1), then the
   method's fixed synthetic set, fitted to (x, y) and drawn in one program
   (keys: one per seed; vae_params: one VAE per seed, seed axis first, for a
   method that decodes with the VAE model `vae`). `weight` scales the
   synthetic series' loss weights (the method's own are 1, or 0 for a draw
-  its filter refused).
+  its filter refused). `slots` (x, y), if given, replace the method's own
+  (what the set is drawn from: lsa.Sampler's chosen originals of a class).
 
   Returns (x (seeds, N, channels, length), y (seeds, N, C), w (seeds, N)).
   """
   x, y = np.asarray(x), np.asarray(y)
-  x_slots, y_slots = method.slots(x, y)
+  x_slots, y_slots = method.slots(x, y) if slots is None else slots
   blank, values = method.split()
   return _fixed_sets(blank, vae, values, vae_params, keys, x, y, x_slots,
                      y_slots, np.float32(weight))

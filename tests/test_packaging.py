@@ -54,7 +54,13 @@ def test_the_wheel_holds_the_package_and_requirements_txt(installed):
   with open(os.path.join(ROOT, 'requirements.txt')) as f:
     wanted = sorted(l.split('#')[0].strip() for l in f
                     if l.split('#')[0].strip())
-  assert sorted(metadata.get_all('Requires-Dist')) == wanted
+  requires = metadata.get_all('Requires-Dist')
+  assert sorted(r for r in requires if 'extra ==' not in r) == wanted
+  # The interop extra (lsa.Sampler's pipelines, MiniRocket) is optional.
+  assert {r.split(';')[0].split('>')[0] for r in requires
+          if 'extra == "interop"' in r} == {
+              'scikit-learn', 'imbalanced-learn', 'aeon'}
+  assert metadata.get_all('Provides-Extra') == ['interop']
   import lstsaug_jax  # pylint: disable=g-import-not-at-top
   assert metadata['Version'] == lstsaug_jax.__version__
 

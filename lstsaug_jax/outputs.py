@@ -128,9 +128,10 @@ class RunOutputs:
 
 
 def add_scores(results, prefix, scores):
-  """A stage's scores in results.json: mean, std and per-seed accuracy and
-  F1, the selected epochs, and the plan trained with."""
-  for name in ('accuracy', 'f1'):
+  """A stage's scores in results.json: mean, std and per-seed accuracy,
+  weighted F1, balanced accuracy and macro F1, the selected epochs, and the
+  plan trained with."""
+  for name in ('accuracy', 'f1', 'balanced_accuracy', 'macro_f1'):
     values = scores[name]
     results[f'{prefix}_{name}'] = float(np.mean(values))
     results[f'{prefix}_{name}_std'] = float(np.std(values))

@@ -143,12 +143,19 @@ def train_classifier(ctx, x, y, stage, train_keys, w=None, online=None,
                                         plan.batch_size, w, prog.length)
   preds = predict(states)
   model, states = prog.unpad(states)
-  return dict(accuracy=[metrics.accuracy(d.y_test, p) for p in preds],
-              f1=[metrics.weighted_f1(d.y_test, p) for p in preds],
-              predictions=preds, selected_epoch=[int(e) for e in selected],
+  return dict(per_seed_scores(d.y_test, preds), predictions=preds, selected_epoch=[int(e) for e in selected],
               num_epochs=int(plan.num_epochs),
               batch_size=int(plan.batch_size), steps=int(plan.steps),
               model=model, states=states)
+
+
+def per_seed_scores(y_true, predictions):
+  """{metric: [per seed]}: accuracy, f1 (weighted), balanced_accuracy and
+  macro_f1 of each seed's predictions."""
+  per_seed = [metrics.scores(y_true, p) for p in predictions]
+  out = {name: [s[name] for s in per_seed] for name in per_seed[0]}
+  out['f1'] = out.pop('weighted_f1')
+  return out
 
 
 # --- Augmented ---------------------------------------------------------------

@@ -131,3 +131,35 @@ def test_a_damaged_protocol_file_is_a_clear_error(tmp_path):
     f.write('{"abc": {"num_epochs": 4')  # cut short
   with pytest.raises(results.ResultsError, match='not valid JSON'):
     results.read_protocols(csv)
+
+
+def test_a_csv_of_the_previous_columns_is_read_and_resumed_in_them(tmp_path):
+  import csv  # pylint: disable=g-import-not-at-top
+  from lstsaug_jax.experiments import loading  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'old.csv'
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, results.PREVIOUS_COLUMNS, lineterminator='\n',
+                            extrasaction='ignore')
+    writer.writeheader()
+    writer.writerow(make_row())
+  old = path.read_text()
+  f = results.ResultsFile(path)
+  assert f.rows[0]['balanced_accuracy'] == ''
+  f.append([results_row(seed=43, balanced_accuracy=0.25, macro_f1=0.2,
+                        config_hash='abc')])
+  text = path.read_text()
+  assert text.startswith(old) and text.count('\n') == 3
+  assert 'balanced_accuracy' not in text  # its own columns, every line
+  assert len(text.splitlines()[-1].split(',')) == len(results.PREVIOUS_COLUMNS)
+  df = loading.load(str(path))
+  assert df['balanced_accuracy'].isna().all()
+  with pytest.raises(results.ResultsError, match='before the column was'):
+    loading.with_metric(df, 'balanced_accuracy')
+  # A new CSV holds every metric, and a summary can read any of them.
+  new = results.ResultsFile(tmp_path / 'new.csv')
+  new.append([results_row(balanced_accuracy=0.25, macro_f1=0.2)])
+  df = loading.with_metric(loading.load(str(tmp_path / 'new.csv')),
+                           'balanced_accuracy')
+  assert df['accuracy'].tolist() == [0.25]
+  with pytest.raises(results.ResultsError, match='not a results column'):
+    loading.with_metric(df, 'recall')

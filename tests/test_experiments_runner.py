@@ -48,6 +48,9 @@ def test_an_interrupted_sweep_resumes_to_the_same_rows(tiny_config, tmp_path,
   assert {r['evaluated_on'] for r in whole} == {'test'}
   assert whole[2]['train_size'] == '60' and whole[0]['train_size'] == '30'
   assert whole[0]['epochs'] == '2' and whole[0]['program_seeds'] == '2'
+  # Every metric in every row (the class-balanced ones beside accuracy).
+  for r in whole:
+    assert all(0 <= float(r[m]) <= 1 for m in results.METRICS), r
   # Each row names the machine that computed it.
   assert {results.row_machine(r) for r in whole} == {reporting.machine_id()}
 

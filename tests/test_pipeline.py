@@ -92,6 +92,9 @@ def test_results_json_agrees_with_the_saved_predictions(tiny_config):
         metrics.accuracy(dataset.y_test, p) for p in preds]
     assert saved[f'{stage}_f1_per_seed'] == [
         metrics.weighted_f1(dataset.y_test, p) for p in preds]
+    for name in ('balanced_accuracy', 'macro_f1'):
+      assert saved[f'{stage}_{name}_per_seed'] == [
+          getattr(metrics, name)(dataset.y_test, p) for p in preds]
     assert saved[f'{stage}_accuracy'] == pytest.approx(
         np.mean(saved[f'{stage}_accuracy_per_seed']))
     # The returned trained states give those predictions again.

@@ -35,14 +35,36 @@ def load(path, evaluated_on=None):
     raise results_lib.ResultsError(
         f'{path} holds rows evaluated on {sorted(set(df["evaluated_on"]))}, '
         f'expected {evaluated_on!r} only.')
-  for column in ('accuracy', 'weighted_f1'):
-    df[column] = df[column].astype(float)
+  for column in results_lib.METRICS:
+    # astype(float): Python's exact parse (pd.to_numeric's fast one can
+    # differ in the last bit, and ranks of tied means with it).
+    df[column] = df[column].replace('', 'nan').astype(float)
   labels = {}
   for r in df.itertuples():
     if (r.method, r.settings) not in labels:
       labels[(r.method, r.settings)] = results_lib.method_label(r.method,
                                                                 r.settings)
   df['label'] = [labels[(r.method, r.settings)] for r in df.itertuples()]
+  return df
+
+
+def with_metric(df, metric):
+  """df with `metric`'s values in the accuracy column, which every table,
+  test and plot reads."""
+  if metric not in results_lib.METRICS:
+    raise results_lib.ResultsError(
+        f'metric={metric!r} is not a results column; choose one of '
+        f'{list(results_lib.METRICS)}.')
+  missing = df[df[metric].isna()]
+  if len(missing):
+    raise results_lib.ResultsError(
+        f'{len(missing)} rows have no {metric} (the first: '
+        f'{missing.iloc[0]["dataset"]}, {missing.iloc[0]["label"]}, seed '
+        f'{missing.iloc[0]["seed"]}): they were written before the column '
+        'was recorded. Summarise them by accuracy, or run them again into '
+        'a new CSV.')
+  if metric != 'accuracy':
+    df = df.assign(accuracy=df[metric])
   return df
 
 

@@ -25,11 +25,17 @@ from lstsaug_jax.errors import ResultsError
 
 COLUMNS = (
     'dataset', 'method', 'settings', 'seed',
-    'accuracy', 'weighted_f1', 'evaluated_on', 'train_size', 'eval_size',
+    'accuracy', 'weighted_f1', 'balanced_accuracy', 'macro_f1',
+    'evaluated_on', 'train_size', 'eval_size',
     'epochs', 'steps', 'selected_epoch', 'model_selection', 'batch_size',
     'arch', 'synthetic_accepted', 'vae_r2_train', 'vae_r2_eval', 'vae_kl',
     'vae_active_dims', 'vae_head_accuracy', 'details', 'wall_time_s',
     'vae_wall_time_s', 'program_seeds', 'config_hash', 'version')
+# The columns before balanced accuracy and macro F1: such CSVs are read
+# (those cells empty) and resumed in their own columns.
+PREVIOUS_COLUMNS = tuple(c for c in COLUMNS
+                         if c not in ('balanced_accuracy', 'macro_f1'))
+METRICS = ('accuracy', 'weighted_f1', 'balanced_accuracy', 'macro_f1')
 KEY = ('dataset', 'method', 'settings', 'seed')
 BASELINE = 'baseline'
 AUTO = 'auto'
@@ -194,7 +200,11 @@ class ResultsFile:
   def __init__(self, path):
     self.path = os.path.abspath(path)
     self.protocol_path = self.path + '.protocol.json'
-    self.legacy = _header(self.path) == LEGACY_COLUMNS
+    header = _header(self.path)
+    self.legacy = header == LEGACY_COLUMNS
+    # A CSV of the previous columns is resumed in them (its rows would
+    # otherwise have two widths); a new one gets every metric.
+    self.columns = PREVIOUS_COLUMNS if header == PREVIOUS_COLUMNS else COLUMNS
     self.rows = read_rows(self.path, repair=True)
     self.keys = {row_key(r) for r in self.rows}
 
@@ -241,11 +251,11 @@ class ResultsFile:
           'num_samples): summarize reads it, but a sweep cannot add rows of '
           'this version to it. Give this sweep a new file with '
           '--config.sweep.results_csv=NEW.csv.')
-    rows = [{k: format_value(r.get(k)) for k in COLUMNS} for r in rows]
+    rows = [{k: format_value(r.get(k)) for k in self.columns} for r in rows]
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS, lineterminator='\n')
+    writer = csv.DictWriter(buffer, self.columns, lineterminator='\n')
     if new:
       writer.writeheader()
     writer.writerows(rows)
@@ -283,7 +293,7 @@ def read_rows(path, repair=False):
     return []
   reader = csv.DictReader(io.StringIO(content.decode()))
   header = tuple(reader.fieldnames or ())
-  if header not in (COLUMNS, LEGACY_COLUMNS):
+  if header not in (COLUMNS, PREVIOUS_COLUMNS, LEGACY_COLUMNS):
     raise ResultsError(
         f'{path} is not a results CSV of this version: its header is '
         f'{reader.fieldnames}, expected {list(COLUMNS)}. Point '
@@ -298,6 +308,8 @@ def read_rows(path, repair=False):
                          'will be redone) and run again.')
   if header == LEGACY_COLUMNS:
     rows = [_from_legacy(r) for r in rows]
+  elif header == PREVIOUS_COLUMNS:
+    rows = [{k: r.get(k, '') for k in COLUMNS} for r in rows]
   for i, row in enumerate(rows, start=2):
     check_row(path, i, row)
     key = row_key(row)
@@ -355,6 +367,8 @@ def check_row(path, line, row):
       raise _cell_error(path, line, column, value, what + bounds)
   for column in ('accuracy', 'weighted_f1'):
     number(column, 0, 1)
+  for column in ('balanced_accuracy', 'macro_f1'):  # empty: an older row
+    number(column, 0, 1, empty=True)
   number('seed', 0, integer=True)
   for column in ('train_size', 'eval_size', 'epochs', 'batch_size',
                  'program_seeds'):

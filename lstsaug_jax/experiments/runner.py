@@ -310,7 +310,9 @@ def run_method(config, dataset, method, seeds, logger, vae=None):
     row = dict(
         dataset=dataset.name, method=method.name, settings=method.settings,
         seed=seed, accuracy=scores['accuracy'][i],
-        weighted_f1=scores['f1'][i], evaluated_on=evaluated_on,
+        weighted_f1=scores['f1'][i],
+        balanced_accuracy=scores['balanced_accuracy'][i],
+        macro_f1=scores['macro_f1'][i], evaluated_on=evaluated_on,
         train_size=scores['train_size'],
         eval_size=int(dataset.x_test.shape[0]), epochs=scores['num_epochs'],
         steps=scores['steps'], selected_epoch=scores['selected_epoch'][i],

@@ -191,15 +191,16 @@ def summarise(df, anchors=None, anchor_columns=loading.DEFAULT_ANCHOR_COLUMNS):
 
 def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                   anchor_columns=loading.DEFAULT_ANCHOR_COLUMNS, methods=None,
-                  auto_by_choice=False):
+                  auto_by_choice=False, metric='accuracy'):
   """Writes summary.md, summary.json and the plots; returns their paths.
   csv_path: one results CSV, or a list (see load_many); the summary goes
   beside the first. methods: only these (labels), e.g. to rank the methods
   that ran on more datasets than one that did not. auto_by_choice: see
-  add_auto_by_choice."""
+  add_auto_by_choice. metric: the column every table and test reads
+  (accuracy, balanced_accuracy, macro_f1 or weighted_f1)."""
   paths = [csv_path] if isinstance(csv_path, str) else list(csv_path)
   csv_path = paths[0]
-  df = loading.load_many(paths)
+  df = loading.with_metric(loading.load_many(paths), metric)
   by_choice = []
   if auto_by_choice:
     df, by_choice = derived.add_auto_by_choice(df)
@@ -218,6 +219,8 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                       anchor_columns)
   if chosen is not None:
     summary['chosen_on_validation'] = chosen
+  if metric != 'accuracy':
+    summary['metric'] = metric
   by_choice = [label for label in by_choice if label in summary['methods']]
   if by_choice:
     summary['auto_by_choice'] = by_choice
@@ -249,7 +252,7 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
 
 def read_registry(path):
   """A registry of summaries: {out folder: {csvs: [...], and optional
-  anchors, select_on, methods, auto_by_choice}}, paths relative to the
+  anchors, select_on, methods, auto_by_choice, metric}}, paths relative to the
   registry's folder; anchors under REFERENCE/ are read from the
   reference folder."""
   try:
@@ -285,7 +288,8 @@ def write_registry(path, reference_dir, out_root=None, only=None):
         anchors=anchors,
         select_on=here(entry['select_on']) if entry.get('select_on') else None,
         methods=specs.split_top_level(entry.get('methods', '')),
-        auto_by_choice=bool(entry.get('auto_by_choice')))
+        auto_by_choice=bool(entry.get('auto_by_choice')),
+        metric=entry.get('metric', 'accuracy'))
   return written
 
 
@@ -313,6 +317,10 @@ _REGISTRY = flags.DEFINE_string(
 _REFERENCE = flags.DEFINE_string(
     'reference_dir', 'reference', 'With --registry: the folder '
     'of the published accuracies its anchors name (REFERENCE/...).')
+_METRIC = flags.DEFINE_enum(
+    'metric', 'accuracy', list(results_lib.METRICS), 'The column every table, '
+    'test and plot reads: balanced_accuracy or macro_f1 for imbalanced '
+    'classes (rows written before they were recorded have none).')
 _SELECT_ON = flags.DEFINE_string(
     'select_on', None, 'A validation sweep CSV: adds a method that takes, per '
     'dataset, the augmentation setting best on validation.')
@@ -335,7 +343,7 @@ def main(argv):
     written = write_summary(argv[1:], OUT.value, _ANCHORS.value,
                             _SELECT_ON.value, tuple(_ANCHOR_COLUMNS.value),
                             specs.split_top_level(_METHODS.value or ''),
-                            _AUTO_BY_CHOICE.value)
+                            _AUTO_BY_CHOICE.value, _METRIC.value)
   except (results_lib.ResultsError, OSError) as e:
     raise SystemExit(f'error: {e}') from None
   with open(written['markdown']) as f:

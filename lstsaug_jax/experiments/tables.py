@@ -240,7 +240,10 @@ def notes(summary, chosen):
 
 def markdown(summary, chosen=None):
   """summary.md's text."""
-  lines = (per_dataset_table(summary) + overall_table(summary)
+  metric = summary.get('metric')
+  lines = ([f'Metric: {metric.replace("_", " ")} (every "accuracy" below '
+            f'reads {metric.replace("_", " ")}).', ''] if metric else [])
+  lines = (lines + per_dataset_table(summary) + overall_table(summary)
            + vs_baseline_table(summary) + differences_table(summary)
            + auto_table(summary) + omnibus_lines(summary)
            + anchors_table(summary) + notes(summary, chosen))

@@ -62,6 +62,8 @@ SYNTHETIC_FIELDS = ('synthetic_train_size', 'synthetic_seed')  # synthetic:
 # Added after checkpoints had names: in them only when not the default
 # (mlp), so the names of earlier checkpoints stay valid.
 ARCH_FIELDS = ('vae.arch',)
+# With imbalance_ratio or shots: the smaller training set the VAE saw.
+SUBSAMPLE_FIELDS = ('imbalance_ratio', 'shots', 'subsample_seed')
 # What the data determine; checked on restore as well.
 DATA_FIELDS = ('series_length', 'num_channels', 'num_classes', 'class_names',
                'data_fingerprint')
@@ -81,6 +83,8 @@ def vae_fields(config):
     fields += SYNTHETIC_FIELDS
   if config.vae.arch != 'mlp':
     fields += ARCH_FIELDS
+  if config.imbalance_ratio or config.shots:
+    fields += SUBSAMPLE_FIELDS
   return {f: _json_value(flat[f]) for f in fields}
 
 

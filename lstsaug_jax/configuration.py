@@ -151,6 +151,10 @@ RULES = {
     'synthetic_seed': integer(0),
     'validation_fraction': number(0, 1, high_open=True),
     'validation_seed': integer(0),
+    'imbalance_ratio': (lambda v: _is_number(v) and (v == 0 or v >= 1),
+                        '0 (off) or a number >= 1'),
+    'shots': integer(0),
+    'subsample_seed': integer(-1),
     'model_dir': text(),
     'results_dir': text(),
     'checkpoint_path': text(),
@@ -231,6 +235,10 @@ def problems(config, rules=None):
       auto.parse_method(config.augment.method)
     except ConfigError as e:
       found.append(f'augment.method: {e}')
+  if flat.get('imbalance_ratio') and flat.get('shots'):
+    found.append(f'imbalance_ratio={flat["imbalance_ratio"]!r} and '
+                 f'shots={flat["shots"]!r} are two protocols; set one of '
+                 'them (the other 0)')
   c = config.classifier
   if (_is_number(c.min_learning_rate) and _is_number(c.learning_rate)
       and c.min_learning_rate > c.learning_rate):
@@ -238,6 +246,13 @@ def problems(config, rules=None):
                  'must not exceed classifier.learning_rate='
                  f'{c.learning_rate!r}')
   return found
+
+
+def per_seed_data(config):
+  """True if each seed trains on its own training set (a subsample drawn
+  with the run's seed): such seeds cannot share one program."""
+  return bool(config.imbalance_ratio or config.shots) and (
+      config.subsample_seed == -1)
 
 
 def validate(config):

@@ -106,12 +106,22 @@ class Options:
   # of the test set (for tuning; see validation_indices).
   validation_fraction: float = 0.0
   validation_seed: int = 0
+  # A smaller training set (preprocess.subsample_indices): a seeded half
+  # of the classes cut to 1/imbalance_ratio of the largest class, or
+  # `shots` series per class; subsample_seed picks which.
+  imbalance_ratio: float = 0.0
+  shots: int = 0
+  subsample_seed: int = 0
   progress: bool = True
 
 
 def options_from_config(config):
-  return Options(**{f.name: getattr(config, f.name)
-                    for f in dataclasses.fields(Options)})
+  """The data fields of a config; subsample_seed -1 is the run's seed."""
+  options = {f.name: getattr(config, f.name)
+             for f in dataclasses.fields(Options)}
+  if options['subsample_seed'] == -1:
+    options['subsample_seed'] = config.seed
+  return Options(**options)
 
 
 # --- Finding files -----------------------------------------------------------
@@ -202,13 +212,18 @@ def prepare(name, train, test, options):
   constant = dict(train=preprocess.check_not_constant(x_train, train.path),
                   test=preprocess.check_not_constant(x_test, test.path, training=False))
   evaluation = {}
+  if options.imbalance_ratio or options.shots:
+    keep, evaluation['subsample'] = preprocess.subsample_indices(
+        y_train, len(class_names), options.imbalance_ratio, options.shots,
+        options.subsample_seed)
+    x_train, y_train = x_train[keep], y_train[keep]
   if options.validation_fraction:
     # Split before normalising: statistics of the training set (channel
     # normalisation) never include the held-out series.
     keep, held_out = preprocess.validation_indices(y_train, len(class_names),
                                         options.validation_fraction,
                                         options.validation_seed)
-    evaluation = dict(evaluation=preprocess.evaluation_note(
+    evaluation.update(evaluation=preprocess.evaluation_note(
         len(held_out), len(y_train), options.validation_fraction,
         options.validation_seed))
     x_test, y_test = x_train[held_out], y_train[held_out]

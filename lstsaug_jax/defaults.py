@@ -41,6 +41,14 @@ def get_config():
   # then not used. For choosing settings without looking at test accuracy.
   config.validation_fraction = 0.0
   config.validation_seed = 0
+  # A smaller training set, for the imbalance and few-shot protocols (the
+  # test set untouched; docs/data.md): imbalance_ratio > 1 cuts a seeded
+  # half of the classes to 1/ratio of the largest class; shots > 0 keeps
+  # that many series per class. subsample_seed picks which series (-1: the
+  # run's seed, so every seed of a sweep draws its own training set).
+  config.imbalance_ratio = 0.0
+  config.shots = 0
+  config.subsample_seed = -1
   config.model_dir = 'checkpoints'  # trained VAEs (Orbax)
   config.results_dir = 'results'  # one sub-directory per run
   # Explicit VAE checkpoint to save to / restore from; empty: a name derived

@@ -28,6 +28,7 @@ from lstsaug_jax import ownership
 from lstsaug_jax import parallel
 from lstsaug_jax import programs
 from lstsaug_jax import stages
+from lstsaug_jax.errors import ConfigError
 
 # Named streams split from config.seed. Both classifiers start from the same
 # initial weights, so baseline and augmented runs differ only in their data.
@@ -117,6 +118,12 @@ def run(config):
   """Runs the stages the config asks for and writes their metrics,
   per-epoch records and predictions to a new run directory; returns a Run."""
   configuration.validate(config)
+  if configuration.per_seed_data(config) and config.num_seeds > 1:
+    raise ConfigError(
+        f'num_seeds={config.num_seeds} with subsample_seed=-1: each seed would '
+        'draw its own training set (imbalance_ratio or shots), and the seeds '
+        'of a run share one. Run one seed at a time (a sweep does this for '
+        'you), or fix the draw with --config.subsample_seed=0.')
   aug = augmentation(config)
   dataset = data.load(config)
   programs.check_plan(config, dataset, aug if augmenting(config) else None)

@@ -207,6 +207,34 @@ def validation_indices(y, num_classes, fraction, seed):
   return np.setdiff1d(np.arange(len(y)), held_out), held_out
 
 
+def subsample_indices(y, num_classes, imbalance_ratio, shots, seed):
+  """(kept indices, what was done) of a smaller training set, seeded.
+
+  imbalance_ratio > 1: a random half of the classes (at least one; the
+  others untouched) is cut to max(2, round(largest class / ratio)) series,
+  so the largest over the smallest class is about `ratio` (a class already
+  smaller keeps all it has). shots > 0: `shots` series of each class (all
+  of a smaller class). The series kept are a seeded random choice.
+  """
+  rng = np.random.RandomState(seed)
+  counts = np.bincount(y, minlength=num_classes)
+  if shots:
+    target = np.minimum(counts, shots)
+    what = dict(shots=int(shots))
+  else:
+    cut = rng.permutation(num_classes)[:max(1, num_classes // 2)]
+    target = counts.copy()
+    target[cut] = np.minimum(counts[cut], max(
+        2, int(np.floor(counts.max() / imbalance_ratio + 0.5))))
+    what = dict(imbalance_ratio=float(imbalance_ratio),
+                reduced_classes=sorted(int(c) for c in cut))
+  keep = np.sort(np.concatenate([
+      rng.permutation(np.flatnonzero(y == c))[:target[c]]
+      for c in range(num_classes)]))
+  return keep, dict(what, seed=int(seed), class_counts=target.tolist(),
+                    of=counts.tolist())
+
+
 def evaluation_note(held_out, total, fraction, seed):
   return (f'validation: {held_out} of {total} training series held out '
           f'(fraction {fraction}, seed {seed}); test set not used')

@@ -362,3 +362,56 @@ def test_channel_normalisation_uses_the_training_sets_statistics(tmp_path):
   mean, std = x_train.mean(axis=(0, 2)), x_train.std(axis=(0, 2))
   np.testing.assert_allclose(
       d.x_test, (x_test - mean[:, None]) / std[:, None], rtol=1e-4)
+
+
+def test_imbalance_cuts_a_seeded_half_of_the_classes_to_the_ratio():
+  y = np.repeat(np.arange(4), [40, 30, 40, 20])
+  keep, what = preprocess.subsample_indices(y, 4, 4.0, 0, seed=3)
+  counts = np.bincount(y[keep], minlength=4)
+  cut = what['reduced_classes']
+  assert len(cut) == 2 and counts.tolist() == what['class_counts']
+  assert all(counts[c] == 10 for c in cut)  # round(40 / 4)
+  assert all(counts[c] == [40, 30, 40, 20][c] for c in set(range(4)) - set(cut))
+  assert counts.max() / counts.min() >= 3
+  again, _ = preprocess.subsample_indices(y, 4, 4.0, 0, seed=3)
+  other, other_what = preprocess.subsample_indices(y, 4, 4.0, 0, seed=4)
+  np.testing.assert_array_equal(keep, again)
+  assert not np.array_equal(keep, other) or cut != other_what[
+      'reduced_classes']
+  # A tiny ratio's target never drops below two series per class.
+  keep, _ = preprocess.subsample_indices(y, 4, 1000.0, 0, seed=0)
+  assert np.bincount(y[keep], minlength=4).min() == 2
+  # Two classes: one is cut.
+  keep, what = preprocess.subsample_indices(np.repeat([0, 1], 16), 2, 16.0, 0,
+                                            seed=0)
+  assert sorted(what['class_counts']) == [2, 16]
+
+
+def test_shots_keep_k_series_per_class():
+  y = np.repeat(np.arange(3), [10, 3, 7])
+  keep, what = preprocess.subsample_indices(y, 3, 0.0, 4, seed=0)
+  assert np.bincount(y[keep]).tolist() == [4, 3, 4] == what['class_counts']
+  assert what['shots'] == 4 and what['of'] == [10, 3, 7]
+  assert len(set(keep)) == len(keep)
+
+
+def test_a_subsampled_training_set_leaves_the_test_set_untouched():
+  base = dict(synthetic_train_size=60, synthetic_test_size=30,
+              download=False)
+  whole = data.load_dataset('data', 'synthetic:cbf', data.Options(**base))
+  few = data.load_dataset('data', 'synthetic:cbf', data.Options(
+      shots=4, subsample_seed=1, **base))
+  rare = data.load_dataset('data', 'synthetic:cbf', data.Options(
+      imbalance_ratio=5.0, subsample_seed=1, **base))
+  for d in (few, rare):
+    np.testing.assert_array_equal(d.x_test, whole.x_test)
+    np.testing.assert_array_equal(d.y_test, whole.y_test)
+    # Every training series kept is one of the whole set's, label and all.
+    for x, y in zip(d.x_train, d.y_train):
+      match = np.flatnonzero((whole.x_train == x).all(axis=(1, 2)))
+      assert len(match) == 1 and whole.y_train[match[0]] == y
+  assert np.bincount(few.y_train).tolist() == [4, 4, 4]
+  assert few.provenance['subsample']['shots'] == 4
+  counts = np.bincount(rare.y_train, minlength=3)
+  assert sorted(counts)[0] == 4 and counts.max() == 20  # CBF: 20 per class
+  assert rare.provenance['subsample']['seed'] == 1

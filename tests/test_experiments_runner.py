@@ -6,13 +6,17 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from configs.experiments import sweep as sweeps
+from lstsaug_jax import configuration
 from lstsaug_jax import data
+from lstsaug_jax import pipeline
 from lstsaug_jax import programs
 from lstsaug_jax import reporting
 from lstsaug_jax import stages
+from lstsaug_jax.errors import ConfigError
 from lstsaug_jax.errors import DataError
 from lstsaug_jax.experiments import loading
 from lstsaug_jax.experiments import results
@@ -300,3 +304,31 @@ def test_resuming_on_another_machine_warns_before_training(tiny_config,
     with pytest.raises(Stop):
       runner.run_sweep(config)
     assert not warnings
+
+
+def test_each_seed_draws_its_own_few_shot_training_set(tiny_config, tmp_path):
+  config = sweep_config(tiny_config, tmp_path / 'shots.csv')
+  config.sweep.augmentations = ()
+  config.shots = 4  # subsample_seed=-1: each seed's own draw
+  runner.run_sweep(config)
+  rows = results.read_rows(config.sweep.results_csv)
+  assert [(r['seed'], r['train_size'], r['program_seeds']) for r in rows] == [
+      ('42', '12', '1'), ('43', '12', '1')]
+  datasets = [data.load(runner.dataset_config(config, 'synthetic:cbf', s))
+              for s in (42, 43)]
+  assert not np.array_equal(datasets[0].x_train, datasets[1].x_train)
+  np.testing.assert_array_equal(datasets[0].x_test, datasets[1].x_test)
+  # The protocol records the policy; the default protocol's hash does not
+  # move (committed CSVs resume).
+  proto = results.protocol(config)
+  assert proto['shots'] == 4 and 'imbalance_ratio' not in proto
+  config.shots = 0
+  assert 'shots' not in results.protocol(config)
+  assert 'subsample_seed' not in results.protocol(config)
+  # A single run cannot give its seeds different training sets.
+  config.shots = 4
+  with pytest.raises(ConfigError, match='subsample_seed=-1'):
+    pipeline.run(config)
+  config.imbalance_ratio = 4.0
+  with pytest.raises(ConfigError, match='two protocols; set one'):
+    configuration.validate(config)

@@ -111,7 +111,8 @@ def row_machine(row):
 # the CSVs were run with: left out of the protocol at that value, so their
 # hashes stay valid.
 LATER_DEFAULTS = {'vae.arch': 'mlp', 'classifier.average_fraction': 0.25,
-                  'classifier.average_batch_stats': 'average'}
+                  'classifier.average_batch_stats': 'average',
+                  'imbalance_ratio': 0.0, 'shots': 0, 'subsample_seed': -1}
 # Fields that change a run only when another field has a value: hashed
 # only then (so a new field's default leaves other protocols' hashes).
 ONLY_WHEN = {'classifier.average_batch_stats': ('classifier.model_selection',

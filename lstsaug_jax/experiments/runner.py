@@ -142,11 +142,28 @@ def vae_for_seeds(config, dataset, seeds, path, logger):
   return ctx.vae, params, time.perf_counter() - start
 
 
-def dataset_config(config, name):
+def dataset_config(config, name, subsample_seed=None):
   c = config.copy_and_resolve_references()
   c.dataset = name
   c.progress = False  # one bar for the sweep
+  if subsample_seed is not None:
+    c.subsample_seed = subsample_seed
   return c
+
+
+def _parts(config, todo):
+  """[(dataset, its config, its units)]: one per dataset, or with
+  per-seed training sets (configuration.per_seed_data) one per dataset
+  and seed, each seed's subsample drawn with that seed."""
+  if not configuration.per_seed_data(config):
+    return [(name, dataset_config(config, name), units)
+            for name, units in todo.items()]
+  parts = []
+  for name, units in todo.items():
+    for seed in sorted({s for _, missing in units for s in missing}):
+      parts.append((name, dataset_config(config, name, seed),
+                    [(m, [seed]) for m, missing in units if seed in missing]))
+  return parts
 
 
 def shard_csv(path, shard, num_shards):
@@ -270,17 +287,17 @@ def _run_sweep(config, csv_path):
   # Every dataset is read and every run's plan checked before any
   # training, so a missing or malformed one stops the sweep at once
   # rather than hours in.
-  configs = {name: dataset_config(config, name) for name in todo}
-  datasets = {name: data.load(configs[name]) for name in todo}
-  for name, units in todo.items():
+  parts = [(cfg, data.load(cfg), units) for _, cfg, units in _parts(config,
+                                                                    todo)]
+  for cfg, dataset, units in parts:
     for method, _ in units:
-      programs.check_plan(configs[name], datasets[name], method.method)
+      programs.check_plan(cfg, dataset, method.method)
   bar = tqdm.tqdm(total=total, initial=total - remaining, unit='run',
                   desc='sweep', disable=not config.progress,
                   dynamic_ncols=True)
-  for name, units in todo.items():
-    _run_dataset(configs[name], datasets[name], units, table,
-                 results_lib.outputs(csv_path), digest, bar)
+  for cfg, dataset, units in parts:
+    _run_dataset(cfg, dataset, units, table, results_lib.outputs(csv_path),
+                 digest, bar)
   bar.close()
   logging.info('Results: %s', csv_path)
 

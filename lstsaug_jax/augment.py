@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lstsaug_jax import models
+from lstsaug_jax import resamplers
 from lstsaug_jax import transforms
 from lstsaug_jax.errors import AugmentationError
 from lstsaug_jax.errors import ConfigError
@@ -309,7 +310,8 @@ def _transform_method(name):
 
 # name -> a constructor taking the method's settings as keywords.
 METHODS = {'latent': Latent, 'latent_class': LatentClass, 'mixup': Mixup,
-           **{name: _transform_method(name) for name in transforms.TRANSFORMS}}
+           **{name: _transform_method(name) for name in transforms.TRANSFORMS},
+           **resamplers.METHODS}
 def method_settings(name):
   """The settings `name` takes, with their defaults."""
   if name in transforms.TRANSFORMS:
@@ -387,6 +389,8 @@ def check_finite(x, y, what):
   """Raises AugmentationError if synthetic series x or their labels y hold
   a NaN or an infinity: no generator's output is returned or trained on
   unless finite."""
+  if not len(x):
+    return
   bad = ~np.isfinite(np.asarray(x)).reshape(len(x), -1).all(axis=-1)
   bad |= ~np.isfinite(np.asarray(y)).reshape(len(y), -1).all(axis=-1)
   if bad.any():

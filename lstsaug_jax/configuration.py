@@ -13,6 +13,7 @@ from lstsaug_jax import auto
 from lstsaug_jax import buckets
 from lstsaug_jax import loop
 from lstsaug_jax import models
+from lstsaug_jax import rocket
 from lstsaug_jax import specs
 from lstsaug_jax import train
 from lstsaug_jax.errors import ConfigError
@@ -192,7 +193,7 @@ RULES = {
     'vae.plateau_patience': integer(1),
     'vae.beta': number(0),
     'vae.contrastive_weight': number(0),
-    'classifier.arch': one_of(sorted(models.CLASSIFIERS)),
+    'classifier.arch': one_of(sorted(models.CLASSIFIERS) + [rocket.ARCH]),
     'classifier.learning_rate': number(0, low_open=True),
     'classifier.num_epochs': optional(integer(1)),
     'classifier.batch_size': optional(integer(1)),

@@ -82,8 +82,7 @@ def check_plan(config, dataset, method):
     options = [method]
   counts = np.bincount(dataset.y_train, minlength=dataset.num_classes)
   for aug in options:
-    extra = 0 if aug is None or aug.online else aug.method.synthetic_count(
-        counts)
+    extra = 0 if aug is None else aug.synthetic_count(counts)
     label = 'the baseline' if aug is None else aug.label
     limits.check_memory(
         f'The training set of {label} ({n} + {extra:,} synthetic series of '

@@ -23,11 +23,15 @@ from lstsaug_jax.errors import ConfigError
 # the baseline's own classifier (trained on the originals alone, with the
 # baseline's initial weights and steps) predicts its label; the others get
 # loss weight 0.
+# strategy: how many synthetic series of each class a fixed set holds:
+# 'per_original' (the method's num_samples per series) or 'auto' (every
+# class up to the largest's size, as imbalanced-learn's 'auto'; the class
+# imbalance baselines take only this).
 TRAINING_SETTINGS = dict(mode='fixed', share=0.5, weight=1.0,
-                         label_filter='none')
+                         label_filter='none', strategy='per_original')
 # Settings added after results were first recorded: at their default they
 # are left out of the results CSV's key, so earlier rows still match.
-_ADDED_SETTINGS = dict(label_filter='none')
+_ADDED_SETTINGS = dict(label_filter='none', strategy='per_original')
 
 
 
@@ -49,12 +53,13 @@ def split_top_level(text):
 
 # Settings that must be whole numbers >= 1, fractions in (0, 1], or one of
 # a few words; every other number must be finite and >= 0.
-_COUNTS = ('num_samples', 'candidates', 'knots')
+_COUNTS = ('num_samples', 'candidates', 'knots', 'n_neighbors')
 _FRACTIONS = ('share', 'reduce_ratio', 'window_ratio')
 # Mixup's Beta(alpha, alpha) and latent_class's covariance scale.
 _POSITIVE = ('alpha',)
 _CHOICES = dict(mode=('fixed', 'online'), density=('mixture', 'gaussian'),
-                label_filter=('none', 'baseline'))
+                label_filter=('none', 'baseline'),
+                strategy=('per_original', 'auto'))
 
 
 def _value(text):
@@ -121,6 +126,7 @@ class Augmentation:
   share: float = 0.5
   weight: float = 1.0
   label_filter: str = 'none'
+  strategy: str = 'per_original'
 
   @property
   def online(self):
@@ -129,6 +135,16 @@ class Augmentation:
   @property
   def needs_vae(self):
     return self.method.needs_vae
+
+  def synthetic_count(self, counts):
+    """How many synthetic series the fixed set holds for class sizes
+    `counts` (Python ints)."""
+    if self.online:
+      return 0
+    if self.strategy == 'auto' and not getattr(self.method, 'host', False):
+      counts = [int(c) for c in counts]
+      return sum(max(counts) - c for c in counts)
+    return self.method.synthetic_count(counts)
 
   @property
   def key(self):
@@ -139,11 +155,21 @@ class Augmentation:
   @property
   def label(self):
     """The name and the settings that differ from the defaults."""
-    defaults = dict(augment.method_settings(self.name), **TRAINING_SETTINGS)
+    defaults = all_settings(self.name)
     changed = [f'{k}={v!r}' if isinstance(v, str) else f'{k}={v:g}'
                if isinstance(v, float) else f'{k}={v}'
                for k, v in self.settings if defaults.get(k) != v]
     return self.name + (f'({", ".join(changed)})' if changed else '')
+
+
+def all_settings(name):
+  """Every setting of method `name` and the training settings, with their
+  defaults (a class-imbalance baseline's strategy is 'auto')."""
+  known = dict(augment.method_settings(name), **TRAINING_SETTINGS)
+  strategies = getattr(augment.METHODS[name], 'strategies', None)
+  if strategies:
+    known['strategy'] = strategies[0]
+  return known
 
 
 def make_augmentation(spec, defaults=None, extra=None):
@@ -158,7 +184,7 @@ def make_augmentation(spec, defaults=None, extra=None):
                       'and as a keyword; give each setting once.')
   given = {**given, **(extra or {})}
   augment.check_name(name, spec)
-  known = dict(augment.method_settings(name), **TRAINING_SETTINGS)
+  known = all_settings(name)
   unknown = sorted(set(given) - set(known))
   if unknown:
     raise ConfigError(f'{spec!r}: method {name!r} has no setting '
@@ -177,6 +203,11 @@ def make_augmentation(spec, defaults=None, extra=None):
                         f'its default, {default!r}.')
     _check_setting(spec, key, value)
   training = {k: settings[k] for k in TRAINING_SETTINGS}
+  host = getattr(augment.METHODS[name], 'host', False)
+  if host and (training['mode'] != 'fixed' or training['strategy'] != 'auto'):
+    raise ConfigError(f'{spec!r}: {name} is a class-imbalance baseline: it '
+                      "balances a fixed set (mode='fixed', strategy='auto') "
+                      'and takes no other; leave mode and strategy out.')
   if training['label_filter'] != 'none' and training['mode'] != 'fixed':
     raise ConfigError(f'{spec!r}: label_filter filters a fixed synthetic '
                       "set; with mode='online' there is none. Use "
@@ -197,6 +228,12 @@ def generator(spec, settings=None):
                       f'"latent" or "jitter(sigma=0.01)"; the methods are '
                       f'{sorted(augment.METHODS)}.')
   aug = make_augmentation(spec, extra=settings)
+  if getattr(aug.method, 'host', False):
+    raise ConfigError(
+        f'{spec!r} is a class-imbalance baseline of the experiments (a '
+        'resampler, not a generator of series from each original): for '
+        "arrays use imbalanced-learn's or aeon's own (e.g. "
+        'aeon.transformations.collection.imbalance.SMOTE).')
   given = dict(parse_spec(spec)[1], **(settings or {}))
   training = sorted(k for k in given if k in TRAINING_SETTINGS)
   if training:

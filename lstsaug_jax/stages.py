@@ -14,6 +14,7 @@ import numpy as np
 
 from lstsaug_jax import augment
 from lstsaug_jax import auto
+from lstsaug_jax import balance
 from lstsaug_jax import checkpoint
 from lstsaug_jax import data
 from lstsaug_jax import diagnostics
@@ -21,7 +22,10 @@ from lstsaug_jax import loop
 from lstsaug_jax import metrics
 from lstsaug_jax import parallel
 from lstsaug_jax import programs
+from lstsaug_jax import resamplers
+from lstsaug_jax import rocket
 from lstsaug_jax import train
+from lstsaug_jax.errors import AugmentationError
 from lstsaug_jax.errors import TrainingError
 
 
@@ -100,7 +104,7 @@ def vae_stage(ctx, vae_params, ckpt_path, meta, results, written):
 
 
 def train_classifier(ctx, x, y, stage, train_keys, w=None, online=None,
-                     aug_states=None):
+                     aug_states=None, class_weight=None):
   """Trains one classifier per seed on (x, y) with loss weights w (x, y, w
   with a leading seed axis if x.ndim == 4; y class indices or
   probabilities), from the keys' shared initial weights; with `online`
@@ -110,9 +114,19 @@ def train_classifier(ctx, x, y, stage, train_keys, w=None, online=None,
   Returns a dict: per seed, `accuracy` and `f1` on the test set of the
   model chosen by classifier.model_selection, its `predictions` and its
   `selected_epoch`; the `num_epochs`, `batch_size` and `steps` trained
-  with; the `model` and its trained `states` (seed axis first).
+  with; the `model` and its trained `states` (seed axis first). With
+  classifier.arch='minirocket', aeon's MiniRocket per seed instead (no
+  model or states kept; class_weight='balanced' for its ridge).
   """
   c, d, placement = ctx.config, ctx.dataset, ctx.placement
+  if rocket.enabled(c):
+    rocket.check(online is not None)
+    preds = rocket.fit_predict(parallel.to_host(x), parallel.to_host(y),
+                               None if w is None else parallel.to_host(w),
+                               d.x_test, ctx.seeds, class_weight)
+    return dict(per_seed_scores(d.y_test, preds), predictions=preds,
+                selected_epoch=[1] * len(ctx.seeds), num_epochs=1,
+                batch_size=int(x.shape[-3]), steps=1, model=None, states=None)
   n = x.shape[-3]
   plan = programs.classifier_plan(c, d.x_train.shape[0], n,
                                   placement.batch_multiple)
@@ -179,9 +193,12 @@ def fixed_sets(ctx, aug, vae_params, stage):
   d = ctx.dataset
   vae_args = ((ctx.vae, vae_params) if aug.method.needs_vae
               else (None, None))
-  fixed = augment.fixed_sets(aug.method, ctx.keys['augment'], d.x_train,
-                             one_hot(d.y_train, d.num_classes), *vae_args,
-                             weight=aug.weight)
+  if aug.strategy == 'auto':
+    fixed = balanced_sets(ctx, aug, *vae_args)
+  else:
+    fixed = augment.fixed_sets(aug.method, ctx.keys['augment'], d.x_train,
+                               one_hot(d.y_train, d.num_classes), *vae_args,
+                               weight=aug.weight)
   n = d.x_train.shape[0]
   x_new, y_new = (parallel.to_host(a)[:, n:] for a in fixed[:2])
   augment.check_finite(x_new.reshape((-1,) + x_new.shape[2:]),
@@ -190,6 +207,38 @@ def fixed_sets(ctx, aug, vae_params, stage):
   if aug.label_filter == 'baseline':
     fixed = filter_labels(ctx, fixed, f'{stage}/label_filter')
   return fixed
+
+
+def balanced_sets(ctx, aug, vae=None, vae_params=None):
+  """fixed_sets with strategy='auto': per seed, the originals then new
+  series bringing every class up to the largest's size (a class-imbalance
+  baseline's on the host with the seed as its random_state; a method's
+  class by class, balance.balanced_synthetic); class_weight adds none and
+  weighs the originals by n / (C n_c)."""
+  d = ctx.dataset
+  counts = np.bincount(d.y_train, minlength=d.num_classes)
+  wanted = balance.targets('auto', counts, np.arange(d.num_classes))
+  xs, ys = [], []
+  for i, seed in enumerate(ctx.seeds):
+    if getattr(aug.method, 'host', False):
+      x_new, y_new = aug.method.resample(d.x_train, d.y_train, int(seed))
+    else:
+      x_new, y_new = balance.balanced_synthetic(
+          aug.method, ctx.keys['augment'][i], d.x_train, d.y_train,
+          d.num_classes, wanted, vae, None if vae_params is None else
+          jax.tree_util.tree_map(lambda a, i=i: a[i], vae_params))
+    xs.append(np.concatenate([d.x_train, x_new]))
+    ys.append(np.concatenate([d.y_train, y_new]))
+  if len({len(x) for x in xs}) > 1:
+    raise AugmentationError(f'{aug.label} drew training sets of sizes '
+                            f'{[len(x) for x in xs]} for the seeds, which '
+                            'train in one program; run the seeds one by one.')
+  n = len(d.y_train)
+  w = np.ones((len(xs), len(xs[0])), np.float32)
+  w[:, n:] *= aug.weight
+  if isinstance(aug.method, resamplers.ClassWeight):
+    w[:, :n] = resamplers.balanced_class_weights(d.y_train, d.num_classes)
+  return np.stack(xs), one_hot(np.stack(ys), d.num_classes), w
 
 
 def filter_labels(ctx, fixed, stage):
@@ -245,15 +294,21 @@ def train_with(ctx, aug, vae_params, stage):
   if aug.online:
     return dict(_online(ctx, aug, vae_params, stage),
                 augmentation=aug.label), None
+  if rocket.enabled(ctx.config):
+    rocket.check(False, aug.label_filter != 'none')
   fixed = fixed_sets(ctx, aug, vae_params, stage)
+  class_weight = ('balanced' if isinstance(aug.method, resamplers.ClassWeight)
+                  else None)
   scores = train_classifier(ctx, fixed[0], fixed[1], stage,
-                            ctx.keys['augmented_train'], w=fixed[2])
+                            ctx.keys['augmented_train'], w=fixed[2],
+                            class_weight=class_weight)
   n = d.x_train.shape[0]
   # The share of draws kept (loss weight > 0), whatever aug.weight is.
   return dict(scores, augmentation=aug.label,
               train_size=int(fixed[0].shape[1]),
               synthetic_accepted=float(np.mean(
-                  parallel.to_host(fixed[2])[:, n:] > 0))), fixed
+                  parallel.to_host(fixed[2])[:, n:] > 0))
+              if fixed[0].shape[1] > n else None), fixed
 
 
 def train_method(ctx, method, vae_params, stage):

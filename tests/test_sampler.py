@@ -6,7 +6,7 @@ import pytest
 
 import lstsaug_jax as lsa
 from lstsaug_jax import api
-from lstsaug_jax import sampler
+from lstsaug_jax import balance
 from lstsaug_jax.errors import AugmentationError
 from lstsaug_jax.errors import ConfigError
 
@@ -39,7 +39,7 @@ def test_targets_read_sampling_strategy_as_imbalanced_learn_does(
     strategy, expected):
   classes = np.array(['apple', 'fig', 'kiwi'])  # sizes 12, 4, 6
   counts = np.array([12, 4, 6])
-  assert sampler.targets(strategy, counts, classes, num_samples=2) == expected
+  assert balance.targets(strategy, counts, classes, num_samples=2) == expected
 
 
 def test_targets_match_imbalanced_learns_own_reading():
@@ -53,7 +53,7 @@ def test_targets_match_imbalanced_learns_own_reading():
       strategies.append(0.5)
     for strategy in strategies:
       theirs = check(strategy, y, 'over-sampling')
-      ours = sampler.targets(strategy, counts, classes)
+      ours = balance.targets(strategy, counts, classes)
       assert {classes[c]: n for c, n in ours.items()} == dict(theirs), (
           sizes, strategy)
 
@@ -66,7 +66,7 @@ def test_targets_match_imbalanced_learns_own_reading():
 ])
 def test_a_strategy_that_cannot_work_is_one_clear_error(strategy, message):
   with pytest.raises(ConfigError, match=message):
-    sampler.targets(strategy, np.array([12, 4, 6]),
+    balance.targets(strategy, np.array([12, 4, 6]),
                     np.array(['apple', 'fig', 'kiwi']))
 
 

@@ -177,6 +177,19 @@ def test_the_config_string_chooses_groups_seeds_methods_and_the_csv():
   assert results.protocol(classic) == results.protocol(other)
   for name in sweep('fawaz2019').sweep.datasets:
     assert name in data.archive_names()
+  # The regimes of the imbalance and few-shot map.
+  rare = sweep('minirocket,ratio16')
+  assert (rare.imbalance_ratio, rare.classifier.arch, rare.num_seeds) == (
+      16.0, 'minirocket', 5)
+  assert rare.sweep.results_csv == 'results/experiments/minirocket_ratio16.csv'
+  assert rare.sweep.augmentations == sweeps.METHOD_SETS['imbalance']
+  assert len(rare.sweep.datasets) == 26
+  few = sweep('methods,shots4')
+  assert few.shots == 4 and few.sweep.augmentations == sweeps.METHOD_SETS[
+      'few_shot']
+  assert results.protocol(few)['shots'] == 4
+  assert sweep('minirocket,imbalanced').sweep.results_csv == (
+      'results/experiments/minirocket_imbalanced.csv')
   with pytest.raises(ValueError, match='not a sweep protocol'):
     sweep('nope')
   with pytest.raises(ValueError, match='is not a dataset group'):

@@ -4,14 +4,17 @@
   python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:methods_final,other12
   python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:methods_average,other12,seeds45
   python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:methods,other12,classic
+  python -m lstsaug_jax.experiments --config=configs/experiments/sweep.py:minirocket,ratio16
 
 The string is a protocol (PROTOCOLS: how every run trains, the part of the
 config that its rows' hash covers), then, in any order, a dataset group
 (GROUPS; each protocol has a default), a seed set (SEED_SETS; 42-44 by
-default) and a method set (METHOD_SETS; each protocol has a default). The
-results CSV is results/experiments/PROTOCOL[_GROUP][_SEEDS].csv, the group
-and seeds named only when not the defaults: a method set adds its rows to
-the protocol's CSV. Any field can still be overridden, e.g.
+default), a method set (METHOD_SETS; each protocol has a default) and a
+regime (REGIMES: imbalance ratio 4 or 16, or 2-16 shots per class; its
+method set is the default then). The results CSV is
+results/experiments/PROTOCOL[_GROUP][_REGIME][_SEEDS].csv, the group and
+seeds named only when not the defaults: a method set adds its rows to the
+protocol's CSV. Any field can still be overridden, e.g.
 --config.data_dir=DATA_DIR or --config.sweep.datasets=GunPoint,CBF.
 
 Rough times on a 2-core CPU, three seeds: cpu_small or methods, baseline
@@ -37,6 +40,16 @@ GROUPS = {
         'PickupGestureWiimoteZ', 'ToeSegmentation1', 'Trace', 'Wine'),
 }
 GROUPS['dev26'] = tuple(sorted(GROUPS['cpu_small'] + GROUPS['other12']))
+# Naturally imbalanced UCR datasets (largest over smallest class 1.8 to
+# 33.8), a data_dir of their own: --config.data_dir=DATA_DIR/imbalanced.
+GROUPS['imbalanced'] = ('Earthquakes', 'MedicalImages', 'DistalPhalanxTW',
+                        'ProximalPhalanxOutlineCorrect', 'Strawberry')
+
+# Training sets made smaller (docs/data.md): controlled imbalance, or k
+# series per class; each seed draws its own (subsample_seed=-1).
+REGIMES = {
+    'ratio4': dict(imbalance_ratio=4.0), 'ratio16': dict(imbalance_ratio=16.0),
+    **{f'shots{k}': dict(shots=k) for k in (2, 4, 8, 16)}}
 
 # The first of num_seeds seeds.
 SEED_SETS = {'seeds42': 42, 'seeds45': 45}
@@ -60,6 +73,13 @@ METHOD_SETS = {
     'final': ('jitter(mode=online)', 'latent', AUTO_JITTER),
     'conv': ('latent', 'latent(mode=online)', 'latent(weight=0.5)'),
     'contrastive': ('latent_class',),
+    # Class imbalance: the baselines a reviewer asks for, then methods that
+    # bring every class up to the largest (strategy=auto).
+    'imbalance': ('class_weight', 'ros', 'smote', 'adasyn',
+                  'latent(strategy=auto)', 'latent_class(strategy=auto)',
+                  'window_warp(strategy=auto)'),
+    # A few series per class (balanced): one new series per original.
+    'few_shot': ('latent', 'latent_class', 'window_warp'),
 }
 
 
@@ -146,6 +166,14 @@ def methods_average_recompute(c):
   c.classifier.average_batch_stats = 'recompute'
 
 
+def minirocket(c):
+  """aeon's MiniRocket downstream (classifier.arch='minirocket'; five
+  seeds: it fits in seconds), the VAE as in methods (KL weight 0.01)."""
+  methods(c)
+  c.classifier.arch = 'minirocket'
+  c.num_seeds = 5
+
+
 # name -> (the fields it sets, its default group, its default methods)
 PROTOCOLS = {
     'fawaz2019': (fawaz2019, 'dev26', ('latent(noise=0.1)',
@@ -162,21 +190,25 @@ PROTOCOLS = {
                         METHOD_SETS['contender']),
     'methods_average_recompute': (methods_average_recompute, 'cpu_small',
                                   METHOD_SETS['none']),
+    'minirocket': (minirocket, 'dev26', METHOD_SETS['imbalance']),
 }
 
 
 def parse(arg):
-  """(protocol, group, seed set, method set or None) of a config string;
-  a ValueError naming the choices for anything else."""
+  """(protocol, group, seed set, method set or None, regime or None) of
+  a config string; a ValueError naming the choices for anything else."""
   tokens = [t.strip() for t in (arg or 'methods').split(',') if t.strip()]
   protocol, rest = tokens[0], tokens[1:]
   if protocol not in PROTOCOLS:
     raise ValueError(f'{protocol!r} is not a sweep protocol; they are '
                      f'{sorted(PROTOCOLS)}.')
-  group, seeds, method_set = PROTOCOLS[protocol][1], 'seeds42', None
+  group, seeds, method_set, regime = (PROTOCOLS[protocol][1], 'seeds42',
+                                     None, None)
   for token in rest:
     if token in GROUPS:
       group = token
+    elif token in REGIMES:
+      regime = token
     elif token in SEED_SETS:
       seeds = token
     elif token in METHOD_SETS:
@@ -184,28 +216,34 @@ def parse(arg):
     else:
       raise ValueError(
           f'{token!r} in {arg!r} is not a dataset group {sorted(GROUPS)}, '
-          f'a seed set {sorted(SEED_SETS)} or a method set '
-          f'{sorted(METHOD_SETS)}.')
-  return protocol, group, seeds, method_set
+          f'a seed set {sorted(SEED_SETS)}, a method set '
+          f'{sorted(METHOD_SETS)} or a regime {sorted(REGIMES)}.')
+  return protocol, group, seeds, method_set, regime
 
 
-def csv_name(protocol, group, seeds):
+def csv_name(protocol, group, seeds, regime=None):
   parts = [protocol]
   if group != PROTOCOLS[protocol][1]:
     parts.append(group)
+  if regime:
+    parts.append(regime)
   if seeds != 'seeds42':
     parts.append(seeds)
   return f'results/experiments/{"_".join(parts)}.csv'
 
 
 def get_config(arg='methods'):
-  protocol, group, seeds, method_set = parse(arg)
+  protocol, group, seeds, method_set, regime = parse(arg)
   apply, _, default_methods = PROTOCOLS[protocol]
   config = defaults.get_config()
   apply(config)
+  if regime:
+    config.update(REGIMES[regime])
+    default_methods = METHOD_SETS['few_shot' if 'shots' in regime
+                                  else 'imbalance']
   config.seed = SEED_SETS[seeds]
   config.sweep.datasets = GROUPS[group]
   config.sweep.augmentations = (METHOD_SETS[method_set] if method_set
                                 else default_methods)
-  config.sweep.results_csv = csv_name(protocol, group, seeds)
+  config.sweep.results_csv = csv_name(protocol, group, seeds, regime)
   return config

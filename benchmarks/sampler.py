@@ -59,6 +59,7 @@ def main(argv):
              numpy=np.__version__)
   print(json.dumps(out, indent=1))
   if _JSON.value:
+    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
     files.write_json(_JSON.value, out)
 
 

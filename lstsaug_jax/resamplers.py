@@ -87,9 +87,11 @@ class Smote(Resampler):
   n_neighbors: int = 5
 
   def resample(self, x, y, seed):
-    k = _neighbours(self.n_neighbors, y, 'smote')
-    sampler = _aeon_imbalance().SMOTE(n_neighbors=k, random_state=seed)
-    return _new(sampler, x, y)
+    def draw(x, y):
+      k = _neighbours(self.n_neighbors, y)
+      return _new(_aeon_imbalance().SMOTE(n_neighbors=k, random_state=seed),
+                  x, y)
+    return _with_single_series_classes(draw, x, y, 'smote')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,28 +102,48 @@ class Adasyn(Resampler):
   n_neighbors: int = 5
 
   def resample(self, x, y, seed):
-    k = _neighbours(self.n_neighbors, y, 'adasyn')
-    sampler = _aeon_imbalance().ADASYN(n_neighbors=k, random_state=seed)
-    try:
-      return _new(sampler, x, y)
-    except RuntimeError as e:
-      if 'Not any neighbours' not in str(e):
-        raise
-    # No series of a small class has a neighbour of another class, so
-    # ADASYN's weights are 0/0; their limit is SMOTE's uniform choice.
-    logging.warning('adasyn: no series of a smaller class has a neighbour '
-                    'of another class (the classes are apart), so its '
-                    'weights are undefined; drawing as SMOTE does.')
-    return Smote(self.n_neighbors).resample(x, y, seed)
+    def draw(x, y):
+      k = _neighbours(self.n_neighbors, y)
+      sampler = _aeon_imbalance().ADASYN(n_neighbors=k, random_state=seed)
+      try:
+        return _new(sampler, x, y)
+      except (RuntimeError, ValueError) as e:
+        if not ('Not any neighbours' in str(e)
+                or 'No samples will be generated' in str(e)):
+          raise
+      # No series of a small class has a neighbour of another class (its
+      # weights are 0/0), or its rounding leaves nothing to draw: the
+      # limit is SMOTE's uniform choice.
+      logging.warning('adasyn: its weights are undefined or round to no '
+                      'series (the classes are apart); drawing as SMOTE '
+                      'does.')
+      return Smote(self.n_neighbors).resample(x, y, seed)
+    return _with_single_series_classes(draw, x, y, 'adasyn')
 
 
-def _neighbours(n_neighbors, y, name):
-  smallest = int(np.bincount(y)[np.bincount(y) > 0].min())
-  if smallest < 2:
-    raise ConfigError(
-        f'{name}: a class has one training series, and interpolation needs '
-        'two; use ros or class_weight, or a smaller imbalance_ratio.')
-  return min(n_neighbors, smallest - 1)
+def _neighbours(n_neighbors, y):
+  counts = np.bincount(y)
+  return min(n_neighbors, int(counts[counts > 0].min()) - 1)
+
+
+def _with_single_series_classes(draw, x, y, name):
+  """draw(x, y) on the classes of two series or more; a class of one
+  series (nothing to interpolate with: the segment is a point) gets copies
+  of it, with a warning. The new series of both, class by class."""
+  counts = np.bincount(y)
+  single = np.flatnonzero(counts == 1)
+  if not len(single):
+    return draw(x, y)
+  logging.warning('%s: class(es) %s have one training series; their new '
+                  'series are copies of it (SMOTE has no neighbour to '
+                  'interpolate with).', name, single.tolist())
+  rest = ~np.isin(y, single)
+  x_new, y_new = draw(x[rest], y[rest]) if len(
+      np.unique(y[rest])) > 1 else (x[:0], y[:0])
+  copies = [(np.repeat(x[y == c], counts.max() - 1, axis=0),
+             np.full(counts.max() - 1, c, np.int32)) for c in single]
+  return (np.concatenate([x_new] + [c[0] for c in copies]).astype(np.float32),
+          np.concatenate([y_new] + [c[1] for c in copies]).astype(np.int32))
 
 
 def _new(sampler, x, y):

@@ -61,3 +61,28 @@ def test_gains_intervals_and_the_plots(tmp_path):
   assert regime_map.axis('shots16') == ('shots', 16.0)
   assert regime_map.axis('imbalanced') == (None, None)
   assert np.isfinite(latent['method_mean'])
+
+
+def _close(a, b, where=''):
+  if isinstance(a, dict):
+    assert set(a) == set(b), where
+    for k in a:
+      _close(a[k], b[k], f'{where}.{k}')
+  elif isinstance(a, list):
+    assert len(a) == len(b), where
+    for i, (x, y) in enumerate(zip(a, b)):
+      _close(x, y, f'{where}[{i}]')
+  elif isinstance(a, float) and isinstance(b, float):
+    assert a == pytest.approx(b, rel=1e-9, abs=1e-12), where
+  else:
+    assert a == b, where
+
+
+def test_the_committed_map_regenerates_from_its_csvs(tmp_path):
+  from tests.conftest import ROOT  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(ROOT, 'benchmarks', 'results', 'map', 'minirocket')
+  regimes = regime_map.read_regimes(os.path.join(folder, 'regimes.json'))
+  written = regime_map.write_map(regimes, str(tmp_path))
+  with open(written['json']) as f, open(os.path.join(folder,
+                                                     'map.json')) as g:
+    _close(json.load(f), json.load(g))

@@ -148,6 +148,11 @@ def test_every_protocol_of_the_committed_results_is_a_named_entry():
       committed.update(json.load(f))
   names = {results.config_hash(results.protocol(sweep(name))): name
            for name in sweeps.PROTOCOLS}
+  # A regime (a training set made smaller) is part of the protocol.
+  names.update({
+      results.config_hash(results.protocol(sweep(f'{name},{regime}'))):
+          f'{name},{regime}'
+      for name in sweeps.PROTOCOLS for regime in sweeps.REGIMES})
   # The first version's CSVs (cpu_small) ran with fields that no longer
   # exist (znormalise); every later protocol is named.
   later = {h for h, p in committed.items() if 'znormalise' not in p}
@@ -156,6 +161,7 @@ def test_every_protocol_of_the_committed_results_is_a_named_entry():
   assert names['2689fc6da945'] == 'methods'
   assert names['e40e170dd1f9'] == 'methods_final'
   assert names['6d730fa414fc'] == 'methods_average'
+  assert names['35beb41c17b6'] == 'minirocket,ratio16'
   for name in sweeps.PROTOCOLS:
     runner.validate_sweep(sweep(name))
 

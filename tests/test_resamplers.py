@@ -64,8 +64,17 @@ def test_smote_on_a_class_of_two_uses_its_one_neighbour():
   x_new, _ = resamplers.Smote().resample(x, y, 0)
   assert len(x_new) == 8
   assert all(on_a_segment(r, x[y == 1, 0]) < 1e-4 for r in x_new[:, 0])
-  with pytest.raises(ConfigError, match='one training series'):
-    resamplers.Smote().resample(*two_classes(n=(10, 1)), 0)
+  # A class of one series: nothing to interpolate with, so copies of it.
+  x, y = two_classes(n=(10, 1))
+  y = np.concatenate([y, [2, 2, 2]]).astype(np.int32)
+  x = np.concatenate([x, x[:3] + 5.0])
+  for method in (resamplers.Smote(), resamplers.Adasyn()):
+    x_new, y_new = method.resample(x, y, 0)
+    assert np.bincount(y_new).tolist() == [0, 9, 7]
+    np.testing.assert_array_equal(x_new[y_new == 1],
+                                  np.repeat(x[y == 1], 9, axis=0))
+    assert all(on_a_segment(r, x[y == 2, 0]) < 1e-4
+               for r in x_new[y_new == 2][:, 0])
 
 
 def test_balanced_class_weights_give_each_class_the_same_total():

@@ -11,7 +11,9 @@ against the ratio.
       shots4=results/experiments/minirocket_shots4.csv ...
 
 A regime's name is ratioR, shotsK or any other word (plotted only in the
-tables). The test set selects nothing here: every row is a method run as
+tables). `--regimes=FILE` reads them from a JSON file instead, {regime:
+[CSV, ...]} with paths relative to the file (the committed map's is
+benchmarks/results/map/minirocket/regimes.json, written beside it). The test set selects nothing here: every row is a method run as
 its protocol says.
 """
 
@@ -150,8 +152,17 @@ def write_map(regimes, out_dir, metric='balanced_accuracy'):
   return written
 
 
+def read_regimes(path):
+  """{regime: [CSV paths]} of a regimes file, paths made absolute."""
+  with open(path) as f:
+    regimes = json.load(f)
+  root = os.path.dirname(os.path.abspath(path))
+  return {name: [os.path.join(root, p) for p in paths]
+          for name, paths in regimes.items()}
+
+
 def main(argv):
-  regimes = {}
+  regimes = read_regimes(flags.FLAGS.regimes) if flags.FLAGS.regimes else {}
   for arg in argv[1:]:
     name, eq, paths = arg.partition('=')
     if not eq:
@@ -173,4 +184,6 @@ if __name__ == '__main__':
                       'plots.')
   flags.DEFINE_enum('metric', 'balanced_accuracy', list(results_lib.METRICS),
                     'The column compared.')
+  flags.DEFINE_string('regimes', None, 'A JSON file {regime: [CSV, ...]} '
+                      '(paths relative to it), instead of arguments.')
   app.run(main)

@@ -510,10 +510,17 @@ def test_links_planted_at_our_temporary_and_lock_names_are_never_followed(
   victim = tmp_path / 'victim.txt'
   victim.write_text('another user\'s file')
   shared = tmp_path / 'shared'
-  # lsa.export's temporary file (once a fixed NAME_TRAIN.tsv.tmp).
-  plant_link(str(shared / 'X_TRAIN.tsv.tmp'), str(victim))
+  # lsa.export's temporary file (once a fixed NAME_TRAIN.tsv.tmp), beside
+  # the file export writes (DIR/NAME/NAME_TRAIN.tsv).
   import lstsaug_jax as lsa  # pylint: disable=g-import-not-at-top
-  lsa.export(str(shared), np.zeros((2, 4)) + [[0], [1]], ['a', 'b'], 'X')
+  written = lsa.export(str(shared), np.zeros((2, 4)) + [[0], [1]],
+                       ['a', 'b'], 'X')
+  written = [written] if isinstance(written, str) else list(written)
+  for path in written:
+    plant_link(path + '.tmp', str(victim))
+  lsa.export(str(shared), np.zeros((2, 4)) + [[1], [0]], ['b', 'a'], 'X')
+  for path in written:
+    assert not os.path.islink(path)
   # The results CSV's lock.
   csv = str(shared / 'sweep.csv')
   plant_link(csv + '.lock', str(victim))

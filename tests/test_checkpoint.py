@@ -280,6 +280,17 @@ def test_a_folder_that_merely_looks_like_a_checkpoint_is_never_replaced(
       '{"format_version": 3, "written_by": "lstsaug_jax"}')
   with pytest.raises(checkpoint.CheckpointError, match='lists no parameter'):
     checkpoint.save_vae(str(fake), params, meta)
+  # Nor one whose manifest names files that params/ does not hold as listed.
+  (fake / 'params' / 'weights').write_text('12345')
+  for listed in ({'params/weights': {'size': 3}},
+                 {'params/other': {'size': 5}}):
+    (fake / 'metadata.json').write_text(json.dumps(
+        {'format_version': 3, 'written_by': 'lstsaug_jax', 'files': listed}))
+    with pytest.raises(checkpoint.CheckpointError,
+                       match='does not hold exactly the files'):
+      checkpoint.save_vae(str(fake), params, meta)
+  assert (fake / 'params' / 'weights').read_text() == '12345'
+  (fake / 'params' / 'weights').unlink()
   assert (fake / 'NOTES.txt').read_text() == 'my notes'
   assert sorted(os.listdir(fake)) == ['NOTES.txt', 'metadata.json', 'params']
 

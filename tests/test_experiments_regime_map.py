@@ -78,11 +78,25 @@ def _close(a, b, where=''):
     assert a == b, where
 
 
-def test_the_committed_map_regenerates_from_its_csvs(tmp_path):
+def _committed_maps():
   from tests.conftest import ROOT  # pylint: disable=g-import-not-at-top
-  folder = os.path.join(ROOT, 'benchmarks', 'results', 'map', 'minirocket')
+  root = os.path.join(ROOT, 'benchmarks', 'results', 'map')
+  return sorted(os.path.join(root, d) for d in os.listdir(root)
+                if os.path.exists(os.path.join(root, d, 'regimes.json')))
+
+
+def test_the_maps_are_committed():
+  assert {os.path.basename(f) for f in _committed_maps()} >= {
+      'minirocket', 'resnet'}
+
+
+@pytest.mark.parametrize('folder', _committed_maps(), ids=os.path.basename)
+def test_each_committed_map_regenerates_from_its_csvs(folder, tmp_path):
   regimes = regime_map.read_regimes(os.path.join(folder, 'regimes.json'))
   written = regime_map.write_map(regimes, str(tmp_path))
   with open(written['json']) as f, open(os.path.join(folder,
                                                      'map.json')) as g:
     _close(json.load(f), json.load(g))
+  with open(written['markdown']) as f, open(os.path.join(folder,
+                                                         'map.md')) as g:
+    assert f.read() == g.read()

@@ -196,6 +196,13 @@ def test_the_config_string_chooses_groups_seeds_methods_and_the_csv():
   assert results.protocol(few)['shots'] == 4
   assert sweep('minirocket,imbalanced').sweep.results_csv == (
       'results/experiments/minirocket_imbalanced.csv')
+  # The naturally imbalanced group runs the imbalance methods under every
+  # protocol, unless a method set is named.
+  resnet_rare = sweep('methods,imbalanced')
+  assert resnet_rare.sweep.augmentations == sweeps.METHOD_SETS['imbalance']
+  assert results.protocol(resnet_rare) == results.protocol(sweep('methods'))
+  assert sweep('methods,imbalanced,latent').sweep.augmentations == (
+      sweeps.METHOD_SETS['latent'])
   with pytest.raises(ValueError, match='not a sweep protocol'):
     sweep('nope')
   with pytest.raises(ValueError, match='is not a dataset group'):

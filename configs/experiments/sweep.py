@@ -11,7 +11,8 @@ config that its rows' hash covers), then, in any order, a dataset group
 (GROUPS; each protocol has a default), a seed set (SEED_SETS; 42-44 by
 default), a method set (METHOD_SETS; each protocol has a default) and a
 regime (REGIMES: imbalance ratio 4 or 16, or 2-16 shots per class; its
-method set is the default then). The results CSV is
+method set is the default then, as the imbalance methods are for the
+imbalanced group). The results CSV is
 results/experiments/PROTOCOL[_GROUP][_REGIME][_SEEDS].csv, the group and
 seeds named only when not the defaults: a method set adds its rows to the
 protocol's CSV. Any field can still be overridden, e.g.
@@ -241,6 +242,10 @@ def get_config(arg='methods'):
     config.update(REGIMES[regime])
     default_methods = METHOD_SETS['few_shot' if 'shots' in regime
                                   else 'imbalance']
+  elif group == 'imbalanced':
+    # Naturally imbalanced sets are compared with the resampling baselines,
+    # as the controlled-imbalance regimes are.
+    default_methods = METHOD_SETS['imbalance']
   config.seed = SEED_SETS[seeds]
   config.sweep.datasets = GROUPS[group]
   config.sweep.augmentations = (METHOD_SETS[method_set] if method_set

@@ -334,15 +334,8 @@ def check_name(name, spec=None):
 
 
 def make_method(name, **settings):
-  """The augmentation method `name` with `settings`; a ConfigError naming
-  what is unknown."""
-  check_name(name)
-  known = method_settings(name)
-  unknown = sorted(set(settings) - set(known))
-  if unknown:
-    raise ConfigError(f'Augmentation method {name!r} has no setting '
-                      f'{", ".join(map(repr, unknown))}; its settings are '
-                      f'{known}.')
+  """The augmentation method `name` with `settings`, as specs.make_augmentation
+  checked them (the one place names and settings are checked)."""
   return METHODS[name](**settings)
 
 

@@ -142,6 +142,68 @@ def test_readme_results_tables_match_the_summaries_they_cite():
   assert checked >= 20
 
 
+RESAMPLERS = ('class_weight', 'ros', 'smote', 'adasyn')
+
+
+def same_p(printed, value):
+  """A p value printed to its significant digits ('0.041', '1e-05')."""
+  if printed == '-':
+    return value is None
+  digits = len(re.sub(r'^[0.]*', '', printed.split('e')[0].replace('.', '')))
+  return float(printed) == float(f'{value:.{max(digits, 1)}g}')
+
+
+def same_gain(cell, row):
+  """'+0.69 [+0.1, +1.3], p 0.13' against a map.json comparison (the gain
+  and interval in points, the Holm-adjusted p)."""
+  mean, low, high, p = re.fullmatch(
+      r'([-+\d.]+) \[([-+\d.]+), ([-+\d.]+)\], p (\S+)', cell).groups()
+  return (close(mean, row['mean'], 100) and close(low, row['ci'][0], 100)
+          and close(high, row['ci'][1], 100) and same_p(p, row['holm_p']))
+
+
+def map_entry(rows, column):
+  """The map's method that a column names: `latent` is latent(...)."""
+  name = re.search(r'`([^`(]+)', column).group(1)
+  found = [m for m in rows if m.split('(')[0] == name]
+  assert len(found) == 1, (column, sorted(rows))
+  return rows[found[0]]
+
+
+def test_the_map_tables_match_the_maps_they_cite():
+  checked = 0
+  for before, header, rows in tables(results_section()):
+    if 'regime' not in header or 'best baseline' not in header:
+      continue
+    folder = re.findall(r'`(benchmarks/results/map/[\w/]+/)`', before)[-1]
+    with open(os.path.join(ROOT, folder, 'map.json')) as f:
+      regimes = json.load(f)['regimes']
+    for row in rows:
+      what = f'{row["regime"]} in {folder}'
+      vs_none = regimes[row['regime']]['vs_none']
+      first = next(iter(vs_none.values()))
+      assert row['datasets'] == str(first['datasets']), what
+      assert close(row['none'], first['reference_mean']), what
+      base = [b for b in RESAMPLERS if b in vs_none]
+      if base:
+        best = max(base, key=lambda b: vs_none[b]['mean'])
+        name, cell = row['best baseline'].split(' ', 1)
+        assert name == f'`{best}`', what
+        assert same_gain(cell, vs_none[best]), what
+      else:
+        assert row['best baseline'] == '-', what
+      for column in header:
+        if column.startswith('`') and ' vs ' not in column:
+          assert same_gain(row[column], map_entry(vs_none, column)), (
+              what, column)
+        elif column.endswith('vs SMOTE'):
+          vs_smote = regimes[row['regime']].get('vs_smote')
+          assert (row[column] == '-' if not vs_smote else same_gain(
+              row[column], map_entry(vs_smote, column))), (what, column)
+      checked += 1
+  assert checked >= 10
+
+
 def test_the_pattern_finds_paths_at_all():
   assert len(re.findall(r'benchmarks/results/[\w/]+', read(
       'docs/results.md'))) > 10

@@ -62,15 +62,29 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 # Every tool's cache, config and log folder (matplotlib's font cache,
 # wandb's logs and settings, XDG caches) in a temporary folder of the
 # session, so the tests write nothing under the user's home.
+TOOL_DIRS = ('MPLCONFIGDIR', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME',
+             'XDG_DATA_HOME', 'WANDB_DIR', 'WANDB_CACHE_DIR',
+             'WANDB_CONFIG_DIR', 'WANDB_DATA_DIR', 'WANDB_ARTIFACT_DIR')
 if 'LSTSAUG_TEST_HOME' not in os.environ:
   _TOOL_HOME = tempfile.mkdtemp(prefix='lstsaug-tests-home-')
   atexit.register(shutil.rmtree, _TOOL_HOME, ignore_errors=True)
   os.environ['LSTSAUG_TEST_HOME'] = _TOOL_HOME
-  for _var in ('MPLCONFIGDIR', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME',
-               'XDG_DATA_HOME', 'WANDB_DIR', 'WANDB_CACHE_DIR',
-               'WANDB_CONFIG_DIR', 'WANDB_DATA_DIR', 'WANDB_ARTIFACT_DIR'):
+  for _var in TOOL_DIRS:
     os.environ[_var] = os.path.join(_TOOL_HOME, _var.lower())
     os.makedirs(os.environ[_var], exist_ok=True)
+
+
+def bare_env(**extra):
+  """A minimal environment for a subprocess that must not inherit the
+  user's settings (XLA flags, Python paths): PATH, JAX's variables and the
+  session's tool folders (with HOME there too), so that it, like the
+  tests, writes nothing under the user's home."""
+  env = {'PATH': '/usr/bin:/bin',
+         'HOME': os.environ.get('LSTSAUG_TEST_HOME', os.path.expanduser('~')),
+         **{k: v for k, v in os.environ.items() if k.startswith('JAX_')},
+         **{k: os.environ[k] for k in TOOL_DIRS if k in os.environ}}
+  env.update(extra)
+  return env
 
 # The command lines add XLA's GPU determinism flag to XLA_FLAGS
 # (config.deterministic), and XLA_FLAGS is part of JAX's cache key: the

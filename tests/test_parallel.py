@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.conftest import bare_env
 
 # The one-device reference: in this process, where other tests have
 # compiled the tiny config's programs already. Seed i of a many-seed run is
@@ -70,9 +71,8 @@ def test_sharded_runs_match_single_device(tmp_path, reference):
   proc = subprocess.run(
       [sys.executable, '-c', SCRIPT, str(tmp_path), json.dumps(REFERENCE)],
       cwd=ROOT, capture_output=True, text=True, timeout=900,
-      env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-           'PATH': '/usr/bin:/bin', 'PYTHONPATH': ROOT,
-           **{k: v for k, v in os.environ.items() if k.startswith('JAX_')}})
+      env=bare_env(XLA_FLAGS='--xla_force_host_platform_device_count=4',
+                   PYTHONPATH=ROOT))
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')][0]
   runs = json.loads(line[len('RESULT'):])

@@ -135,8 +135,8 @@ class TrainedVAE:
                             method=models.VAE.decode)
 
   def save(self, path):
-    """Writes the checkpoint (README "Checkpoints"), the labels with their
-    type; returns its path."""
+    """Writes the checkpoint (docs/configuration.md "Checkpoints"), the
+    labels with their type; returns its path."""
     meta = dict(self.metadata, classes=labels.encode(self.classes))
     params = jax.tree_util.tree_map(lambda a: np.asarray(a)[None],
                                     self.params)

@@ -21,7 +21,7 @@ from lstsaug_jax.errors import LstsaugError
 USER_ERRORS = (LstsaugError,)
 
 CONFIG_HELP = ('configs/default.py lists every field with its default '
-               '(README "Config fields").')
+               '(docs/configuration.md "Config fields").')
 
 
 def data_dir_flag():
@@ -175,8 +175,9 @@ def start(argv, config):
           'backend, so GPU runs of this process may not repeat exactly. Set '
           'XLA_FLAGS=%s before anything uses JAX.', DETERMINISTIC_XLA_FLAG)
   if config.distributed:
-    # Multi-host (README "Many seeds, many devices"). CPU processes need a
-    # collectives backend to exchange arrays (GPUs and TPUs bring theirs).
+    # Multi-host (docs/performance.md "Many seeds, many devices"). CPU
+    # processes need a collectives backend to exchange arrays (GPUs and TPUs
+    # bring theirs).
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
     jax.distributed.initialize(
         coordinator_address=config.coordinator_address or None,

@@ -57,7 +57,7 @@ def set_field(config, name, value):
     raise ConfigError(
         what + (f'; did you mean {close[0]!r}?' if close else '.')
         + ' lstsaug_jax/defaults.py lists every field with its default '
-        '(README "Config fields").') from None
+        '(docs/configuration.md "Config fields").') from None
 
 
 def seeds(config):

@@ -75,8 +75,7 @@ def get_config():
   config.augment_plot = False  # save a PNG of a series and its latent neighbours
   # The augmentation of test_augment, as a spec: a method name and its
   # settings, e.g. 'window_warp', 'latent_class(alpha=1.5, margin=1)',
-  # 'latent(mode=online, share=0.5, weight=1)' (README "Augmentation
-  # methods"). 'latent' takes noise and num_samples from the fields above.
+  # 'latent(mode=online, share=0.5, weight=1)' (docs/methods.md). 'latent' takes noise and num_samples from the fields above.
   config.augment = ml_collections.ConfigDict()
   config.augment.method = 'latent'
   # Write the synthetic training series to {run_dir}/synthetic/ in the UCR
@@ -109,8 +108,9 @@ def get_config():
   config.compilation_cache_dir = 'auto'
   # GPU runs that repeat bit for bit: XLA's GPU compiler otherwise picks
   # kernels by timing them, so two runs of one seed can train differently
-  # (up to 13 points for one seed on an H100; README "Many seeds, many
-  # devices"). No effect on a CPU, which is deterministic anyway.
+  # (up to 13 points for one seed on an H100; docs/performance.md "Many
+  # seeds, many devices"). No effect on a CPU, which is deterministic
+  # anyway.
   config.deterministic = True
   # Classifier and MLP VAE shapes padded to a few buckets (lengths, batch
   # rows, batches per epoch and class heads rounded up; the padding
@@ -121,7 +121,8 @@ def get_config():
 
   config.vae = ml_collections.ConfigDict()
   # 'mlp' (the original's) or 'conv': convolutions with pooling by 2, whose
-  # channels are hidden_dims (e.g. (32, 64, 64)); see README "Config fields".
+  # channels are hidden_dims (e.g. (32, 64, 64)); see docs/configuration.md
+  # "Config fields".
   config.vae.arch = 'mlp'
   config.vae.hidden_dims = (256, 128, 64)
   # 'linear' (default) or 'sigmoid' (the original's): a sigmoid cannot produce

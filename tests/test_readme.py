@@ -204,6 +204,35 @@ def test_the_map_tables_match_the_maps_they_cite():
   assert checked >= 10
 
 
+def headings(doc):
+  return {line.lstrip('#').strip() for line in read(doc).split('\n')
+          if line.startswith('#')}
+
+
+def test_every_section_the_code_points_to_exists():
+  """Messages and comments that send the reader to a section (README
+  "Your own data", docs/configuration.md "Config fields") name one the
+  document has."""
+  sources = [p for pattern in ('lstsaug_jax/**/*.py', 'configs/**/*.py',
+                               'benchmarks/*.py', 'benchmarks/*.sh',
+                               'tests/*.py')
+             for p in glob.glob(os.path.join(ROOT, pattern), recursive=True)]
+  missing, found = [], 0
+  for path in sources:
+    with open(path) as f:
+      # A reference may run over a comment's or a string's line break.
+      text = re.sub(r"""['"]\n\s*f?['"]""", '', f.read())  # 'a' 'b'
+      text = re.sub(r'\n\s*(#\s*)?', ' ', text)  # comments, docstrings
+    for doc, section in re.findall(
+        r'(README|docs/[\w-]+\.md) "([^"\n]+)"', text):
+      found += 1
+      doc = 'README.md' if doc == 'README' else doc
+      if section not in headings(doc):
+        missing.append(f'{os.path.relpath(path, ROOT)}: {doc} "{section}"')
+  assert not missing, missing
+  assert found >= 5
+
+
 def test_the_pattern_finds_paths_at_all():
   assert len(re.findall(r'benchmarks/results/[\w/]+', read(
       'docs/results.md'))) > 10

@@ -415,11 +415,13 @@ def test_every_committed_summary_regenerates_from_its_csvs(tmp_path,
                                                          shared_data):
   """The registry names each committed summary's CSVs and flags; written
   again by this version of summarize, every summary.json is the committed
-  one (so a regression in the statistics fails here)."""
+  one, and so is every summary.md (so a regression in the statistics or
+  the tables fails here). The plots are left out: other tests draw them."""
   from tests.conftest import REFERENCE  # pylint: disable=g-import-not-at-top
   del shared_data  # the anchors sit beside it
   registry = os.path.join(ROOT, 'benchmarks', 'results', 'summaries.json')
-  written = summarize.write_registry(registry, REFERENCE, str(tmp_path))
+  written = summarize.write_registry(registry, REFERENCE, str(tmp_path),
+                                     plots_too=False)
   assert len(written) >= 20
   for name, paths in written.items():
     with open(os.path.join(ROOT, 'benchmarks', 'results', name,
@@ -427,3 +429,6 @@ def test_every_committed_summary_regenerates_from_its_csvs(tmp_path,
       committed = json.load(f)
     with open(paths['json']) as f:
       _same(json.load(f), committed, name)
+    with open(os.path.join(ROOT, 'benchmarks', 'results', name,
+                           'summary.md')) as f, open(paths['markdown']) as g:
+      assert g.read() == f.read(), name

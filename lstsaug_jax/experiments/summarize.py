@@ -191,8 +191,9 @@ def summarise(df, anchors=None, anchor_columns=loading.DEFAULT_ANCHOR_COLUMNS):
 
 def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
                   anchor_columns=loading.DEFAULT_ANCHOR_COLUMNS, methods=None,
-                  auto_by_choice=False, metric='accuracy'):
-  """Writes summary.md, summary.json and the plots; returns their paths.
+                  auto_by_choice=False, metric='accuracy', plots_too=True):
+  """Writes summary.md, summary.json and (plots_too) the plots; returns
+  their paths.
   csv_path: one results CSV, or a list (see load_many); the summary goes
   beside the first. methods: only these (labels), e.g. to rank the methods
   that ran on more datasets than one that did not. auto_by_choice: see
@@ -234,8 +235,16 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
         'existing), or move that file away.')
   os.makedirs(out_dir, exist_ok=True)
   written = dict(markdown=os.path.join(out_dir, 'summary.md'),
-                 json=os.path.join(out_dir, 'summary.json'),
-                 bars=plots.plot_bars(os.path.join(out_dir, 'bars.png'),
+                 json=os.path.join(out_dir, 'summary.json'))
+  if plots_too:
+    written.update(_write_plots(out_dir, summary))
+  files.atomic_write(written['markdown'], tables.markdown(summary, chosen))
+  files.atomic_write(written['json'], json.dumps(summary, indent=2) + '\n')
+  return written
+
+
+def _write_plots(out_dir, summary):
+  written = dict(bars=plots.plot_bars(os.path.join(out_dir, 'bars.png'),
                                       summary))
   if BASELINE in summary['methods'] and len(summary['methods']) > 1 and \
       summary['complete_datasets']:
@@ -245,8 +254,6 @@ def write_summary(csv_path, out_dir=None, anchors=None, select_on=None,
   if len(run) > 1 and summary['complete_datasets']:
     written['ranks'] = plots.plot_ranks(os.path.join(out_dir, 'ranks.png'),
                                         summary)
-  files.atomic_write(written['markdown'], tables.markdown(summary, chosen))
-  files.atomic_write(written['json'], json.dumps(summary, indent=2) + '\n')
   return written
 
 
@@ -269,7 +276,8 @@ def read_registry(path):
   return registry
 
 
-def write_registry(path, reference_dir, out_root=None, only=None):
+def write_registry(path, reference_dir, out_root=None, only=None,
+                   plots_too=True):
   """Writes every summary the registry at `path` lists (or those in
   `only`), from its CSVs, under out_root (default: the registry's
   folder). Returns {name: written paths}."""
@@ -289,7 +297,7 @@ def write_registry(path, reference_dir, out_root=None, only=None):
         select_on=here(entry['select_on']) if entry.get('select_on') else None,
         methods=specs.split_top_level(entry.get('methods', '')),
         auto_by_choice=bool(entry.get('auto_by_choice')),
-        metric=entry.get('metric', 'accuracy'))
+        metric=entry.get('metric', 'accuracy'), plots_too=plots_too)
   return written
 
 

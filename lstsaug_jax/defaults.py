@@ -75,7 +75,8 @@ def get_config():
   config.augment_plot = False  # save a PNG of a series and its latent neighbours
   # The augmentation of test_augment, as a spec: a method name and its
   # settings, e.g. 'window_warp', 'latent_class(alpha=1.5, margin=1)',
-  # 'latent(mode=online, share=0.5, weight=1)' (docs/methods.md). 'latent' takes noise and num_samples from the fields above.
+  # 'latent(mode=online, share=0.5, weight=1)' (docs/methods.md). 'latent'
+  # takes noise and num_samples from the fields above.
   config.augment = ml_collections.ConfigDict()
   config.augment.method = 'latent'
   # Write the synthetic training series to {run_dir}/synthetic/ in the UCR

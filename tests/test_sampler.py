@@ -7,6 +7,7 @@ import pytest
 import lstsaug_jax as lsa
 from lstsaug_jax import api
 from lstsaug_jax import balance
+from lstsaug_jax import transforms
 from lstsaug_jax.errors import AugmentationError
 from lstsaug_jax.errors import ConfigError
 
@@ -71,8 +72,8 @@ def test_a_strategy_that_cannot_work_is_one_clear_error(strategy, message):
 
 
 @pytest.mark.parametrize('method', [
-    'latent', 'latent_class', 'jitter', 'scaling', 'magnitude_warp',
-    'time_warp', 'window_slice', 'mixup', 'window_warp(window_ratio=0.3)'])
+    'latent', 'latent_class', 'mixup', *transforms.TRANSFORMS,
+    'window_warp(window_ratio=0.3)'])
 def test_every_method_balances_and_returns_the_originals_first(method):
   x, y = imbalanced()
   s = lsa.Sampler(method, seed=3, vae_config=TINY_VAE)
